@@ -1,0 +1,169 @@
+"""The ``mnist-lab`` command: a thin layer over the package's entry functions.
+
+Every subcommand parses its options, calls one function, prints its result. Expected failures
+(bad data file, bad --out, malformed markers, bad submission) print one ``mnist-lab: error:``
+line and exit with status 2; a traceback means a bug in mnist-lab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mnist_lab import __version__
+
+EXIT_USER_ERROR = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
+    return value
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from mnist_lab.build import BuildOptions, build_release
+
+    result = build_release(
+        out=args.out,
+        options=BuildOptions(assignment_name=args.name),
+        progress=lambda message: print(message, flush=True),
+    )
+    print(f"wrote {len(result.files)} files to {result.out}/")
+    for name in result.files:
+        print(f"  {name}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
+    from mnist_lab.train import train_reference
+
+    result = train_reference(
+        data_path=args.data,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        # A live progress bar on a terminal; one line per epoch in logs and CI.
+        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+    )
+    print(f"data: {result.source.describe()}")
+    print(
+        f"trained {result.epochs} epoch(s) on {result.train_images:,} images "
+        f"in {result.seconds:.1f} s"
+    )
+    print(f"train accuracy: {result.train_accuracy:.2%}")
+    print(f"test accuracy:  {result.test_accuracy:.2%} ({result.test_images:,} test images)")
+    return 0
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    from mnist_lab.stubs import check_stubs, write_stubs
+
+    if args.write:
+        written = write_stubs(solution_path=args.solution, stubs_path=args.stubs)
+        print(f"wrote {written}")
+        return 0
+    report = check_stubs(solution_path=args.solution, stubs_path=args.stubs)
+    if report.up_to_date:
+        print(f"{args.stubs} is up to date with {args.solution}")
+        return 0
+    print(
+        f"{args.stubs} differs from the stubs generated from {args.solution} "
+        f"(first at line {report.first_difference}); run 'mnist-lab stubs --write'",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnist-lab",
+        description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    build = commands.add_parser(
+        "build", help="write the assignment release (student files, instructor files, ...)",
+        description="Write the assignment release into one folder.",
+    )
+    build.add_argument(
+        "--out", type=Path, default=Path("mnist-lab-release"),
+        help="folder to write (absent, empty, or a previous build; default: %(default)s)",
+    )
+    build.add_argument(
+        "--name", default="MNIST digit recognition", help="assignment name (default: %(default)s)"
+    )
+    build.set_defaults(handler=cmd_build)
+
+    train = commands.add_parser(
+        "train", help="train the reference model and report its accuracy",
+        description="Train the reference pipeline (normalize, flatten, build_model, fit) and "
+        "report train and test accuracy.",
+    )
+    train.add_argument(
+        "--data", type=Path, default=None,
+        help="MNIST .npz in the Keras layout (default: $MNIST_NPZ, the Keras cache, a download, "
+        "or the embedded sample, in that order)",
+    )
+    train.add_argument("--epochs", type=_positive_int, default=5, help="default: %(default)s")
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
+    train.add_argument(
+        "--seed", type=_non_negative_int, default=None, help="make the run repeatable"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=cmd_train)
+
+    stubs = commands.add_parser(
+        "stubs", help="check (or rewrite) the student stubs against the reference solution",
+        description="Generate the student stubs from the solution's answer markers and compare "
+        "them with the stubs file (exit 1 when they differ), or rewrite it with --write.",
+    )
+    stubs.add_argument("--solution", type=Path, default=Path("solutions/digits.py"))
+    stubs.add_argument("--stubs", type=Path, default=Path("exercises/digits.py"))
+    stubs.add_argument("--write", action="store_true", help="rewrite the stubs file")
+    stubs.set_defaults(handler=cmd_stubs)
+    return parser
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean 'the input was wrong', reported in one line."""
+    from mnist_lab.build import BuildError
+    from mnist_lab.data import MnistDataError
+    from mnist_lab.stubs import MarkerError
+
+    return (BuildError, MnistDataError, MarkerError, FileNotFoundError, PermissionError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except user_errors() as error:
+        print(f"mnist-lab: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("mnist-lab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The full MNIST file the workplace provides beside the checkout (never needed by the product).
+FULL_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+@pytest.fixture(autouse=True)
+def offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """No test touches the network or the developer's Keras cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
+    monkeypatch.setenv("MNIST_LAB_OFFLINE", "1")
+    monkeypatch.delenv("MNIST_NPZ", raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def full_mnist() -> Path:
+    """The full MNIST file, or a skip saying why it is absent."""
+    if not FULL_MNIST.is_file():
+        pytest.skip(f"full MNIST data not found at {FULL_MNIST} (only present in the workplace)")
+    return FULL_MNIST
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
