@@ -1,0 +1,568 @@
+"""The question bank: typed model, loading and validation, and the one grader.
+
+The bank is data (``questions.yaml``, packaged beside this module). ``load_bank`` turns it into
+frozen dataclasses after checking every question; all problems are collected and raised as one
+``BankError`` whose lines name the file, the question id and the field, so an author fixes the
+whole file in one pass. ``grade_response`` is the scoring rule every output copies: the page's
+JavaScript, the QTI respconditions, the Moodle fractions and the GIFT weights.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+QuestionType = Literal["single", "multiple", "numeric", "short", "text"]
+QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
+NORMALISATIONS = ("case", "whitespace", "punctuation")
+SOURCES = ("slides", "extra")
+BANK_RESOURCE = "questions.yaml"
+
+ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# A multiple-answer question with k correct options gives each correct option 100/k % and each
+# wrong one -100/k %. Moodle only accepts fractions from a fixed list, and its list rounds 100/3,
+# 100/6, 100/7, 100/9 (33.33333 ...), which would make the Moodle score differ from ours in the
+# 7th digit; so k is limited to the values whose 100/k is exact in Moodle's list.
+MOODLE_EXACT_CORRECT_COUNTS = (1, 2, 4, 5, 8, 10, 20)
+# |response - answer| <= tolerance, plus this slack so that 0.1 + 0.2 style representation error
+# never turns a right answer wrong. The page's JavaScript uses the same constant.
+NUMERIC_SLACK = 1e-9
+SENTENCE_END = (".", "!", "?")
+
+
+class BankError(ValueError):
+    """The question bank is malformed; the message lists every problem, one per line."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        lines = [f"{count} problem{'s' if count != 1 else ''} in the question bank:"]
+        lines += [f"  {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines) if count != 1 else str(self.problems[0]))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the bank, and where."""
+
+    file: str
+    question_id: str | None  # None: the problem is outside any question (YAML syntax, top level)
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.question_id is not None:
+            where.append(f"question {self.question_id!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice of a single- or multiple-choice question."""
+
+    id: str
+    text: str
+    correct: bool
+    feedback: str  # why a student might pick it, and why it is right or wrong
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "correct": self.correct,
+            "feedback": self.feedback,
+        }
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the bank (see QUIZ-INTERFACE.md for the meaning of each field)."""
+
+    id: str
+    type: QuestionType
+    stem: str
+    reference_answer: str
+    objective: str
+    tags: tuple[str, ...]
+    points: float
+    source: str
+    options: tuple[Option, ...] = ()
+    answer: float | None = None
+    tolerance: float = 0.0
+    accepted: tuple[str, ...] = ()
+    normalise: tuple[str, ...] = ()
+    feedback_correct: str = ""
+    feedback_incorrect: str = ""
+    variant_of: str | None = None
+
+    @property
+    def correct_options(self) -> tuple[Option, ...]:
+        return tuple(option for option in self.options if option.correct)
+
+    @property
+    def auto_graded(self) -> bool:
+        return self.type != "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "stem": self.stem,
+            "options": [option.to_dict() for option in self.options],
+            "answer": self.answer,
+            "tolerance": self.tolerance,
+            "accepted": list(self.accepted),
+            "normalise": list(self.normalise),
+            "reference_answer": self.reference_answer,
+            "feedback_correct": self.feedback_correct,
+            "feedback_incorrect": self.feedback_incorrect,
+            "objective": self.objective,
+            "tags": list(self.tags),
+            "points": self.points,
+            "source": self.source,
+            "variant_of": self.variant_of,
+        }
+
+
+@dataclass(frozen=True)
+class Bank:
+    """The whole bank, in file order."""
+
+    questions: tuple[Question, ...]
+    title: str
+    _by_id: dict[str, Question] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {question.id: question for question in self.questions})
+
+    def question(self, question_id: str) -> Question:
+        """The question with this id (KeyError if there is none)."""
+        return self._by_id[question_id]
+
+    @property
+    def total_points(self) -> float:
+        return sum(question.points for question in self.questions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "questions": [q.to_dict() for q in self.questions]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading
+
+
+def normalise_text(text: str, normalise: Collection[str]) -> str:
+    """Apply the question's normalisations in a fixed order: case, punctuation, whitespace.
+
+    case: ``str.casefold``; punctuation: delete every character of ``string.punctuation``;
+    whitespace: strip both ends and collapse each run of whitespace to one space.
+    """
+    if "case" in normalise:
+        text = text.casefold()
+    if "punctuation" in normalise:
+        text = text.translate(_PUNCTUATION_TABLE)
+    if "whitespace" in normalise:
+        text = " ".join(text.split())
+    return text
+
+
+_PUNCTUATION_TABLE = str.maketrans("", "", string.punctuation)
+
+
+def _as_number(response: Any) -> float | None:
+    if isinstance(response, bool):
+        return None
+    if isinstance(response, (int, float)):
+        number = float(response)
+    elif isinstance(response, str):
+        try:
+            number = float(response.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def grade_response(question: Question, response: Any) -> float | None:
+    """The points ``response`` earns on ``question`` (0..points); None for free text.
+
+    single: an option id. multiple: a collection of option ids; with k correct options the score
+    is points * max(0, (right picks - wrong picks) / k). numeric: a number or numeric string,
+    right when |response - answer| <= tolerance. short: a string, right when it equals an
+    accepted answer after both are normalised. Anything malformed scores 0.
+    """
+    points = question.points
+    if question.type == "text":
+        return None
+    if question.type == "single":
+        chosen = [option for option in question.options if option.id == response]
+        return points if chosen and chosen[0].correct else 0.0
+    if question.type == "multiple":
+        if isinstance(response, str) or not isinstance(response, Iterable):
+            return 0.0
+        picked = set(response)
+        right = sum(1 for option in question.options if option.correct and option.id in picked)
+        wrong = sum(1 for option in question.options if not option.correct and option.id in picked)
+        return points * max(0.0, (right - wrong) / len(question.correct_options))
+    if question.type == "numeric":
+        number = _as_number(response)
+        if number is None or question.answer is None:
+            return 0.0
+        close = abs(number - question.answer) <= question.tolerance + NUMERIC_SLACK
+        return points if close else 0.0
+    if question.type == "short":
+        if not isinstance(response, str):
+            return 0.0
+        given = normalise_text(response, question.normalise)
+        accepted = {normalise_text(answer, question.normalise) for answer in question.accepted}
+        return points if given in accepted else 0.0
+    raise AssertionError(f"unknown question type {question.type!r}")  # validation prevents it
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+
+_COMMON_FIELDS = {
+    "id",
+    "type",
+    "stem",
+    "reference_answer",
+    "feedback_correct",
+    "feedback_incorrect",
+    "objective",
+    "tags",
+    "points",
+    "source",
+    "variant_of",
+}
+_TYPE_FIELDS: dict[str, set[str]] = {
+    "single": {"options"},
+    "multiple": {"options"},
+    "numeric": {"answer", "tolerance"},
+    "short": {"accepted", "normalise"},
+    "text": set(),
+}
+_REQUIRED_FIELDS = ("id", "type", "stem", "reference_answer", "objective", "tags", "points")
+_TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
+    "single": ("options",),
+    "multiple": ("options",),
+    "numeric": ("answer",),
+    "short": ("accepted",),
+    "text": (),
+}
+_OPTION_FIELDS = ("id", "text", "correct", "feedback")
+_TOP_FIELDS = {"title", "questions"}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Checker:
+    """Collects problems for one file while building the model."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, question_id: str | None, field_name: str | None, message: str) -> None:
+        self.problems.append(Problem(self.file, question_id, field_name, message))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(check: _Checker, qid: str, raw: Mapping, name: str, *, required: bool) -> str:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            check.add(qid, name, "missing (a non-empty text is required)")
+        return ""
+    if not isinstance(value, str):
+        check.add(qid, name, f"must be text, got {type(value).__name__} {value!r} (quote it)")
+        return ""
+    if not value.strip():
+        check.add(qid, name, "must not be empty")
+    return value.strip()
+
+
+def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Question | None:
+    if not isinstance(raw, Mapping):
+        check.add(f"#{index + 1}", None, f"must be a mapping of fields, got {type(raw).__name__}")
+        return None
+    raw_id = raw.get("id")
+    if isinstance(raw_id, str) and ID_PATTERN.fullmatch(raw_id):
+        qid = raw_id
+        if qid in seen_ids:
+            check.add(qid, "id", "duplicate id (ids must be unique in the bank)")
+        seen_ids.add(qid)
+    else:
+        qid = f"#{index + 1}"  # name it by position until it has a usable id
+        if raw_id is None:
+            check.add(qid, "id", "missing")
+        else:
+            check.add(qid, "id", f"{raw_id!r} is not an id: use lowercase letters, digits and -")
+    problems_before = len(check.problems)
+
+    qtype = raw.get("type")
+    if qtype not in QUESTION_TYPES:
+        check.add(qid, "type", f"{qtype!r} is not one of {', '.join(QUESTION_TYPES)}")
+        return None
+    allowed = _COMMON_FIELDS | _TYPE_FIELDS[qtype]
+    for name in raw:
+        if name not in allowed:
+            known = name in set().union(*_TYPE_FIELDS.values())
+            hint = f"not used by {qtype!r} questions" if known else "unknown field"
+            check.add(qid, str(name), hint)
+    for name in (*_REQUIRED_FIELDS, *_TYPE_REQUIRED[qtype]):
+        if name not in raw and name not in ("id", "type"):
+            check.add(qid, name, "missing")
+
+    stem = _text(check, qid, raw, "stem", required=False)
+    reference = _text(check, qid, raw, "reference_answer", required=False)
+    if reference and not reference.endswith(SENTENCE_END):
+        check.add(qid, "reference_answer", "must be written in full sentences (end with . ! ?)")
+    objective = _text(check, qid, raw, "objective", required=False)
+    feedback_correct = _text(check, qid, raw, "feedback_correct", required=False)
+    feedback_incorrect = _text(check, qid, raw, "feedback_incorrect", required=False)
+
+    tags: tuple[str, ...] = ()
+    raw_tags = raw.get("tags")
+    if "tags" in raw:
+        if (
+            not isinstance(raw_tags, list)
+            or not raw_tags
+            or not all(isinstance(tag, str) and ID_PATTERN.fullmatch(tag) for tag in raw_tags)
+        ):
+            check.add(qid, "tags", "must be a non-empty list of lowercase words (a-z, 0-9, -)")
+        else:
+            tags = tuple(raw_tags)
+
+    points = 0.0
+    if "points" in raw:
+        if not _is_number(raw["points"]) or raw["points"] <= 0:
+            check.add(qid, "points", f"must be a number greater than 0, got {raw['points']!r}")
+        else:
+            points = float(raw["points"])
+
+    source = raw.get("source", "extra")
+    if source not in SOURCES:
+        check.add(qid, "source", f"{source!r} is not one of {', '.join(SOURCES)}")
+    variant_of = raw.get("variant_of")
+    if variant_of is not None and not (
+        isinstance(variant_of, str) and ID_PATTERN.fullmatch(variant_of)
+    ):
+        check.add(qid, "variant_of", f"{variant_of!r} is not a question id")
+
+    options: tuple[Option, ...] = ()
+    answer: float | None = None
+    tolerance = 0.0
+    accepted: tuple[str, ...] = ()
+    normalise: tuple[str, ...] = ()
+    if qtype in ("single", "multiple") and "options" in raw:
+        options = _options(check, qid, qtype, raw["options"])
+    if qtype == "numeric":
+        if "answer" in raw:
+            if _is_number(raw["answer"]):
+                answer = float(raw["answer"])
+            else:
+                check.add(qid, "answer", f"must be a finite number, got {raw['answer']!r}")
+        raw_tolerance = raw.get("tolerance", 0)
+        if not _is_number(raw_tolerance) or raw_tolerance < 0:
+            check.add(qid, "tolerance", f"must be a number >= 0, got {raw_tolerance!r}")
+        else:
+            tolerance = float(raw_tolerance)
+    if qtype == "short":
+        accepted, normalise = _short(check, qid, raw)
+
+    if len(check.problems) > problems_before:
+        return None
+    return Question(
+        id=qid,
+        type=qtype,
+        stem=stem,
+        reference_answer=reference,
+        objective=objective,
+        tags=tags,
+        points=points,
+        source=source,
+        options=options,
+        answer=answer,
+        tolerance=tolerance,
+        accepted=accepted,
+        normalise=normalise,
+        feedback_correct=feedback_correct,
+        feedback_incorrect=feedback_incorrect,
+        variant_of=variant_of,
+    )
+
+
+def _options(check: _Checker, qid: str, qtype: str, raw_options: Any) -> tuple[Option, ...]:
+    if not isinstance(raw_options, list) or len(raw_options) < 2:
+        check.add(qid, "options", "must be a list of at least 2 options")
+        return ()
+    options: list[Option] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_options):
+        where = f"options[{position}]"
+        if not isinstance(raw, Mapping):
+            check.add(qid, where, "must be a mapping with id, text, correct, feedback")
+            continue
+        for name in raw:
+            if name not in _OPTION_FIELDS:
+                check.add(qid, f"{where}.{name}", "unknown field")
+        for name in _OPTION_FIELDS:
+            if name not in raw:
+                check.add(qid, f"{where}.{name}", "missing")
+        option_id = raw.get("id")
+        if option_id is not None:
+            if not (isinstance(option_id, str) and ID_PATTERN.fullmatch(option_id)):
+                check.add(qid, f"{where}.id", f"{option_id!r} is not an id (quote it; a-z 0-9 -)")
+            elif option_id in seen:
+                check.add(qid, f"{where}.id", f"duplicate option id {option_id!r}")
+            seen.add(str(option_id))
+        correct = raw.get("correct")
+        if "correct" in raw and not isinstance(correct, bool):
+            check.add(qid, f"{where}.correct", f"must be true or false, got {correct!r}")
+        texts = {}
+        for name in ("text", "feedback"):
+            value = raw.get(name)
+            if name in raw and (not isinstance(value, str) or not value.strip()):
+                check.add(qid, f"{where}.{name}", f"must be non-empty text, got {value!r}")
+            texts[name] = value.strip() if isinstance(value, str) else ""
+        options.append(Option(str(option_id), texts["text"], correct is True, texts["feedback"]))
+    correct_count = sum(1 for option in options if option.correct)
+    if qtype == "single" and correct_count != 1:
+        check.add(
+            qid,
+            "options",
+            f"a single-choice question needs exactly 1 correct option, has {correct_count}",
+        )
+    if qtype == "multiple":
+        if correct_count == 0:
+            check.add(qid, "options", "a multiple-choice question needs at least 1 correct option")
+        elif correct_count not in MOODLE_EXACT_CORRECT_COUNTS:
+            check.add(
+                qid,
+                "options",
+                f"{correct_count} correct options: 100/{correct_count} % "
+                f"is not an exact Moodle grade fraction; use "
+                f"{', '.join(map(str, MOODLE_EXACT_CORRECT_COUNTS))} correct options",
+            )
+    texts_seen = [option.text for option in options]
+    if len(set(texts_seen)) != len(texts_seen):
+        check.add(qid, "options", "two options have the same text")
+    return tuple(options)
+
+
+def _short(check: _Checker, qid: str, raw: Mapping) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    normalise: tuple[str, ...] = ()
+    raw_normalise = raw.get("normalise", [])
+    if (
+        not isinstance(raw_normalise, list)
+        or not all(name in NORMALISATIONS for name in raw_normalise)
+        or len(set(raw_normalise)) != len(raw_normalise)
+    ):
+        check.add(
+            qid,
+            "normalise",
+            f"must be a list of distinct names from "
+            f"{', '.join(NORMALISATIONS)}, got {raw_normalise!r}",
+        )
+    else:
+        normalise = tuple(raw_normalise)
+    accepted: tuple[str, ...] = ()
+    raw_accepted = raw.get("accepted")
+    if "accepted" not in raw:
+        return accepted, normalise
+    if not isinstance(raw_accepted, list) or not raw_accepted:
+        check.add(qid, "accepted", "must be a non-empty list of accepted answers")
+    elif not all(isinstance(answer, str) and answer.strip() for answer in raw_accepted):
+        check.add(qid, "accepted", "every accepted answer must be non-empty text (quote numbers)")
+    else:
+        accepted = tuple(raw_accepted)
+        if any(not normalise_text(answer, normalise) for answer in accepted):
+            check.add(qid, "accepted", "an accepted answer is empty after normalisation")
+    return accepted, normalise
+
+
+def parse_bank(data: Any, *, file: str) -> Bank:
+    """Validate already-parsed YAML data and build the ``Bank`` (``file`` names it in errors)."""
+    check = _Checker(file)
+    if not isinstance(data, Mapping):
+        check.add(None, None, "must be a mapping with 'title' and 'questions'")
+        raise BankError(check.problems)
+    for name in data:
+        if name not in _TOP_FIELDS:
+            check.add(None, str(name), "unknown top-level field (expected title, questions)")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        check.add(None, "title", "missing or empty")
+        title = ""
+    raw_questions = data.get("questions")
+    questions: list[Question] = []
+    if not isinstance(raw_questions, list) or not raw_questions:
+        check.add(None, "questions", "must be a non-empty list of questions")
+    else:
+        seen_ids: set[str] = set()
+        for index, raw in enumerate(raw_questions):
+            question = _question(check, raw, index, seen_ids)
+            if question is not None:
+                questions.append(question)
+    if check.problems:
+        raise BankError(check.problems)
+    return Bank(questions=tuple(questions), title=title.strip())
+
+
+def parse_bank_text(text: str, *, file: str) -> Bank:
+    """Parse YAML text and validate it; YAML syntax errors become a ``BankError`` with a line."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise BankError([Problem(file, None, None, f"{line}invalid YAML: {problem}")]) from None
+    return parse_bank(data, file=file)
+
+
+def load_bank(path: Path | None = None) -> Bank:
+    """The bank in ``path``, or the packaged ``questions.yaml`` when ``path`` is None."""
+    if path is None:
+        text = resources.files("mnist_lab.quiz").joinpath(BANK_RESOURCE).read_text("utf-8")
+        return parse_bank_text(text, file=BANK_RESOURCE)
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise BankError([Problem(str(path), None, None, "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BankError([Problem(str(path), None, None, f"cannot read: {error}")]) from None
+    return parse_bank_text(text, file=str(path))
