@@ -1,0 +1,1 @@
+"""Grading: a harness that runs student code in a sandboxed worker and the hidden checks here."""

@@ -1,0 +1,374 @@
+"""The data-only wire format between the grader and the worker that runs student code.
+
+A message is an 8-byte big-endian length followed by that many bytes of UTF-8 JSON. Values travel
+as tagged JSON trees (``{"t": kind, ...}``): NumPy arrays and scalars as base64 ``.npy`` bytes
+written and read with ``allow_pickle=False``. Nothing the worker sends is ever unpickled, imported
+or evaluated by the grader: an unknown tag or a malformed message is a ``ProtocolError``.
+
+This module must import nothing heavy (no TensorFlow): the worker receives its source over stdin
+and the grader imports it on every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+HEADER = struct.Struct(">Q")
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a bigger message from the worker is a protocol error
+MAX_DEPTH = 32  # deeper nesting is sent as Opaque (and stops recursion bombs)
+MAX_TEXT = 2000  # longest exception message or repr kept from the worker
+
+
+class ProtocolError(Exception):
+    """A message that is not valid under this protocol."""
+
+
+class StudentError(Exception):
+    """The student's code raised an exception in the worker.
+
+    ``type_names`` is the exception class's MRO (e.g. ``["ValueError", "Exception",
+    "BaseException"]``), ``message`` its (truncated) text.
+    """
+
+    def __init__(self, type_names: list[str], message: str, *, where: str = "") -> None:
+        self.type_names = [str(name) for name in type_names]
+        self.message = str(message)
+        self.where = where
+        super().__init__(f"{self.type_name}: {self.message}" if self.message else self.type_name)
+
+    @property
+    def type_name(self) -> str:
+        return self.type_names[0] if self.type_names else "Exception"
+
+
+class WorkerFailure(Exception):
+    """The worker timed out, died, used too much memory or broke the protocol during a call."""
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value that is not plain data (type name and a short repr): it equals nothing else."""
+
+    type_name: str
+    repr_text: str
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object: {self.repr_text}>"
+
+    __eq__ = object.__eq__  # identity only: an Opaque never "equals" an expected value
+    __hash__ = object.__hash__
+
+
+@dataclass
+class ModelSpec:
+    """A stack of Dense layers on ``input_dim`` inputs, as pure data (see GRADING-INTERFACE.md).
+
+    Each layer is ``{"units": int, "activation": str, "weights": ndarray, "bias": ndarray}``.
+    """
+
+    layers: list[dict[str, Any]]
+    input_dim: int
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """The worker's reference to a Keras model it keeps in its handle table."""
+
+    handle: int
+
+
+class RemoteModel:
+    """A Keras model living in the worker, used by the checks through its methods only."""
+
+    __mnist_lab_remote__ = True
+
+    def __init__(self, channel: Any, handle: int) -> None:
+        self._channel = channel
+        self._handle = handle
+        self._description: dict[str, Any] | None = None
+
+    @property
+    def handle(self) -> int:
+        return self._handle
+
+    @property
+    def description(self) -> dict[str, Any]:
+        if self._description is None:
+            result = self._channel.model_request("describe", self._handle)
+            if not isinstance(result, dict):
+                raise WorkerFailure("the worker sent a malformed model description")
+            self._description = result
+        return self._description
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._channel.model_request("predict", self._handle, x=np.asarray(x))
+
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int | None
+    ) -> dict:
+        return self._channel.model_request(
+            "fit",
+            self._handle,
+            x=np.asarray(x),
+            y=np.asarray(y),
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            seed=None if seed is None else int(seed),
+        )
+
+    def get_weights(self) -> list[np.ndarray]:
+        return self._channel.model_request("get_weights", self._handle)
+
+    def __repr__(self) -> str:
+        return f"<RemoteModel handle={self._handle}>"
+
+
+# --- framing -------------------------------------------------------------------------------------
+
+
+def write_message(fd: int, message: dict[str, Any]) -> None:
+    payload = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    data = HEADER.pack(len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int, *, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
+    if size > max_bytes:
+        raise ProtocolError(f"message of {size} bytes is larger than the limit of {max_bytes}")
+    try:
+        message = json.loads(_read_exactly(fd, size).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ProtocolError(f"message is not valid JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("message is not a JSON object")
+    return message
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+def _npy_bytes(array: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _npy_array(text: Any) -> np.ndarray:
+    if not isinstance(text, str):
+        raise ProtocolError("array payload is not a string")
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+    except Exception as error:  # any malformed .npy is the worker's fault, never ours
+        raise ProtocolError(f"malformed array payload: {error}") from None
+    if not isinstance(array, np.ndarray) or array.dtype.hasobject:
+        raise ProtocolError("array payload is not a plain NumPy array")
+    return array
+
+
+_NUMPY_SCALAR_TYPES = frozenset(
+    t for t in set(np.sctypeDict.values()) if issubclass(t, np.generic) and t is not np.object_
+)
+
+
+def safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except BaseException:  # a student's __repr__ may raise anything
+        text = "<repr failed>"
+    if not isinstance(text, str):
+        text = "<repr is not a string>"
+    return text[:200]
+
+
+def type_name_of(value: Any) -> str:
+    kind = type(value)
+    module = getattr(kind, "__module__", "") or ""
+    name = getattr(kind, "__qualname__", "") or getattr(kind, "__name__", "object")
+    return str(name) if module in ("builtins", "") else f"{module}.{name}"
+
+
+def encode_value(value: Any, *, register_model: Any = None, depth: int = 0) -> dict[str, Any]:
+    """Encode a value as a tagged JSON tree (exact types only: subclasses become Opaque)."""
+    if depth > MAX_DEPTH:
+        return {"t": "opaque", "type": type_name_of(value), "repr": "<nested too deeply>"}
+    kind = type(value)
+    if value is None:
+        return {"t": "none"}
+    if kind is bool:
+        return {"t": "bool", "v": bool(value)}
+    if kind is int:
+        return {"t": "int", "v": str(int.__repr__(value))}
+    if kind is float:
+        return {"t": "float", "v": float.__repr__(value)}
+    if kind is str:
+        return {"t": "str", "v": str.__str__(value)}
+    if kind is np.ndarray:
+        if value.dtype.hasobject or value.dtype.kind == "V":
+            return {"t": "opaque", "type": "numpy.ndarray[object]", "repr": safe_repr(value)}
+        return {"t": "array", "npy": _npy_bytes(value)}
+    if kind in _NUMPY_SCALAR_TYPES:
+        return {"t": "scalar", "npy": _npy_bytes(np.asarray(value))}
+    if kind is list or kind is tuple:
+        items = [
+            encode_value(item, register_model=register_model, depth=depth + 1) for item in value
+        ]
+        return {"t": "list" if kind is list else "tuple", "items": items}
+    if kind is dict:
+        pairs = [
+            [
+                encode_value(key, register_model=register_model, depth=depth + 1),
+                encode_value(item, register_model=register_model, depth=depth + 1),
+            ]
+            for key, item in dict.items(value)
+        ]
+        return {"t": "dict", "items": pairs}
+    if kind is ModelSpec:
+        return {
+            "t": "modelspec",
+            "input_dim": encode_value(value.input_dim, depth=depth + 1),
+            "layers": encode_value(list(value.layers), depth=depth + 1),
+        }
+    if kind is ModelHandle or kind is RemoteModel:
+        return {"t": "model", "handle": int(value.handle)}
+    if register_model is not None:
+        handle = register_model(value)
+        if handle is not None:
+            return {"t": "model", "handle": int(handle)}
+    return {"t": "opaque", "type": type_name_of(value), "repr": safe_repr(value)}
+
+
+def decode_value(tree: Any, *, make_model: Any = None, depth: int = 0) -> Any:
+    """Decode a tagged JSON tree; ``make_model(handle)`` turns a model reference into an object."""
+    if depth > MAX_DEPTH + 2:
+        raise ProtocolError("value nested too deeply")
+    if not isinstance(tree, dict) or not isinstance(tree.get("t"), str):
+        raise ProtocolError("value is not a tagged object")
+    tag = tree["t"]
+    again = {"make_model": make_model, "depth": depth + 1}
+    try:
+        if tag == "none":
+            return None
+        if tag == "bool":
+            if not isinstance(tree["v"], bool):
+                raise ProtocolError("bad bool")
+            return tree["v"]
+        if tag == "int":
+            text = tree["v"]
+            if not isinstance(text, str) or len(text) > 5000:
+                raise ProtocolError("bad int")
+            return int(text)
+        if tag == "float":
+            text = tree["v"]
+            if not isinstance(text, str) or len(text) > 40:
+                raise ProtocolError("bad float")
+            number = float(text)
+            if not (math.isfinite(number) or text.lstrip("-") in ("inf", "nan")):
+                raise ProtocolError("bad float")
+            return number
+        if tag == "str":
+            if not isinstance(tree["v"], str):
+                raise ProtocolError("bad str")
+            return tree["v"]
+        if tag == "array":
+            return _npy_array(tree["npy"])
+        if tag == "scalar":
+            array = _npy_array(tree["npy"])
+            if array.ndim != 0:
+                raise ProtocolError("scalar payload is not 0-dimensional")
+            return array[()]
+        if tag in ("list", "tuple"):
+            if not isinstance(tree["items"], list):
+                raise ProtocolError("bad sequence")
+            items = [decode_value(item, **again) for item in tree["items"]]
+            return items if tag == "list" else tuple(items)
+        if tag == "dict":
+            if not isinstance(tree["items"], list):
+                raise ProtocolError("bad dict")
+            result = {}
+            for pair in tree["items"]:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise ProtocolError("bad dict item")
+                key = decode_value(pair[0], **again)
+                try:
+                    result[key] = decode_value(pair[1], **again)
+                except TypeError:
+                    raise ProtocolError("unhashable dict key") from None
+            return result
+        if tag == "modelspec":
+            layers = decode_value(tree["layers"], **again)
+            input_dim = decode_value(tree["input_dim"], **again)
+            return ModelSpec(layers=layers, input_dim=input_dim)
+        if tag == "model":
+            handle = tree["handle"]
+            if type(handle) is not int:
+                raise ProtocolError("bad model handle")
+            return make_model(handle) if make_model is not None else ModelHandle(handle)
+        if tag == "opaque":
+            type_name, text = tree["type"], tree["repr"]
+            if not isinstance(type_name, str) or not isinstance(text, str):
+                raise ProtocolError("bad opaque value")
+            return Opaque(type_name[:200], text[:200])
+    except KeyError as missing:
+        raise ProtocolError(f"value of kind {tag!r} lacks {missing}") from None
+    except ValueError as error:
+        raise ProtocolError(f"bad value of kind {tag!r}: {error}") from None
+    raise ProtocolError(f"unknown value kind {tag!r}")
+
+
+def exception_payload(error: BaseException) -> dict[str, Any]:
+    """What the worker sends for an exception raised by student code (names and text only)."""
+    try:
+        names = [str(getattr(k, "__name__", "?")) for k in type(error).__mro__ if k is not object]
+    except BaseException:
+        names = ["Exception"]
+    try:
+        message = str(error)
+    except BaseException:
+        message = "<the exception's message could not be computed>"
+    if not isinstance(message, str):
+        message = "<the exception's message is not a string>"
+    line = None
+    if isinstance(error, SyntaxError):
+        line = error.lineno if type(error.lineno) is int else None
+        message = str(error.msg) if isinstance(error.msg, str) else message
+    return {"types": names[:20], "message": message[:MAX_TEXT], "line": line}
+
+
+def student_error_from(payload: Any, *, where: str = "") -> StudentError:
+    if not isinstance(payload, dict):
+        raise ProtocolError("bad error payload")
+    names, message = payload.get("types"), payload.get("message")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ProtocolError("bad error type names")
+    if not isinstance(message, str):
+        raise ProtocolError("bad error message")
+    error = StudentError([n[:100] for n in names[:20]], message[:MAX_TEXT], where=where)
+    line = payload.get("line")
+    error.line = line if type(line) is int else None
+    return error
