@@ -1,0 +1,10 @@
+"""The student notebook (mnist_digits.ipynb) and the instructor's executed copy."""
+
+from mnist_lab.notebook.write import (
+    NOTEBOOK_NAME,
+    NotebookExecutionError,
+    NotebookSourceError,
+    write_notebook,
+)
+
+__all__ = ["NOTEBOOK_NAME", "NotebookExecutionError", "NotebookSourceError", "write_notebook"]

@@ -1,0 +1,277 @@
+"""Write the student notebook, and the instructor's executed copy, from one source file.
+
+The notebook's only source is ``student_notebook.py`` (jupytext "percent" format) in this
+package. :func:`write_notebook` turns it into ``mnist_digits.ipynb`` with no outputs, cleared
+execution counts and cell ids numbered in order, so the same source always gives the same bytes.
+With ``executed=True`` it first runs the notebook with nbclient in a scratch folder laid out like
+the student's (``digits.py``, ``tests/``, ``data/mnist_sample.npz``), by default with the reference
+solution, and writes the notebook with all its outputs and plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+NOTEBOOK_NAME = "mnist_digits.ipynb"
+SOURCE_RESOURCE = "student_notebook.py"
+STUDENT_MODULE = "digits.py"
+TESTS_FOLDER = "tests"
+SAMPLE_PATH = Path("data") / "mnist_sample.npz"
+DEFAULT_CELL_TIMEOUT = 300.0  # seconds one cell may run; training the sample takes a few
+KERNEL_NAME = "mnist-lab-python3"  # a private kernel spec: the Python running mnist-lab
+STUDENT_KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
+
+_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
+_MARKDOWN_MARKER = re.compile(r"^ \[markdown\]\s*$")
+
+
+class NotebookSourceError(ValueError):
+    """The notebook source file is malformed (names the line)."""
+
+
+@dataclass
+class NotebookExecutionError(RuntimeError):
+    """Running the notebook stopped at a cell: its index, the error and what it showed."""
+
+    message: str
+    cell_index: int | None = None  # index in notebook.cells of the cell that failed
+    ename: str = ""
+    evalue: str = ""
+    traceback: list[str] = field(default_factory=list)  # the lines Jupyter shows for the error
+    notebook: object = None  # the partly executed nbformat.NotebookNode
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def read_percent_source(text: str, *, source: str = SOURCE_RESOURCE):
+    """Turn percent-format text into a v4 notebook with stable ids and no outputs."""
+    import nbformat
+
+    cells: list = []
+    kind: str | None = None  # None: still in the header above the first marker
+    start = 0
+    lines: list[str] = []
+
+    def close_cell() -> None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if not lines:
+            raise NotebookSourceError(f"{source}, line {start}: empty cell")
+        cell_id = f"cell-{len(cells) + 1:02d}"
+        body = "\n".join(lines)
+        if kind == "markdown":
+            cells.append(nbformat.v4.new_markdown_cell(body, id=cell_id))
+        else:
+            cells.append(nbformat.v4.new_code_cell(body, id=cell_id))
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        marker = _MARKER.match(line)
+        if marker:
+            rest = marker["rest"]
+            if rest.strip() and not _MARKDOWN_MARKER.match(rest):
+                raise NotebookSourceError(
+                    f"{source}, line {number}: unknown cell marker {line!r}; "
+                    "use '# %%' or '# %% [markdown]'"
+                )
+            if kind is not None:
+                close_cell()
+            kind = "markdown" if rest.strip() else "code"
+            start, lines = number, []
+        elif kind == "markdown":
+            if line not in ("", "#") and not line.startswith("# "):
+                raise NotebookSourceError(
+                    f"{source}, line {number}: a Markdown cell line must be empty, '#' or start "
+                    f"with '# ', got {line!r}"
+                )
+            lines.append(line[2:])
+        elif kind == "code":
+            lines.append(line)
+    if kind is None:
+        raise NotebookSourceError(f"{source}: no cell marker ('# %%') found")
+    close_cell()
+    notebook = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={"kernelspec": dict(STUDENT_KERNELSPEC), "language_info": {"name": "python"}},
+    )
+    nbformat.validate(notebook)
+    return notebook
+
+
+def student_notebook():
+    """The student notebook built from the packaged source."""
+    text = resources.files("mnist_lab.notebook").joinpath(SOURCE_RESOURCE).read_text("utf-8")
+    return read_percent_source(text)
+
+
+def write_notebook(
+    *,
+    out_path: Path,
+    executed: bool = False,
+    digits_dir: Path | None = None,
+    tests_dir: Path | None = None,
+    timeout: float = DEFAULT_CELL_TIMEOUT,
+) -> Path:
+    """Write the student notebook to ``out_path``; with ``executed=True``, run it first.
+
+    ``executed=True`` runs the notebook top to bottom in a scratch folder holding
+    ``digits_dir/digits.py`` (default: the reference solution), the public checks (copied from
+    ``tests_dir``, default: written by ``mnist_lab.grading.package.write_public_tests``) and the
+    embedded MNIST sample, each cell limited to ``timeout`` seconds. A cell that fails raises
+    :class:`NotebookExecutionError` and nothing is written. Returns ``out_path``.
+    """
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise NotebookExecutionError(f"{out_path}: is a folder, expected a notebook file path")
+    if not out_path.parent.is_dir():
+        raise NotebookExecutionError(f"{out_path}: folder {out_path.parent} does not exist")
+    notebook = student_notebook()
+    if executed:
+        notebook = _executed(notebook, digits_dir=digits_dir, tests_dir=tests_dir, timeout=timeout)
+    _write_atomically(out_path, _notebook_text(notebook))
+    return out_path
+
+
+def _notebook_text(notebook) -> str:
+    import nbformat
+
+    text = nbformat.writes(notebook)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path | None) -> None:
+    """Lay out ``workdir`` like the student's folder: digits.py, tests/, data/."""
+    if digits_dir is None:
+        solution = resources.files("mnist_lab.solutions").joinpath(STUDENT_MODULE)
+        (workdir / STUDENT_MODULE).write_bytes(solution.read_bytes())
+    else:
+        module = Path(digits_dir) / STUDENT_MODULE
+        if not module.is_file():
+            raise NotebookExecutionError(f"digits_dir {digits_dir}: no {STUDENT_MODULE} there")
+        shutil.copyfile(module, workdir / STUDENT_MODULE)
+    if tests_dir is None:
+        from mnist_lab.grading.package import write_public_tests
+
+        write_public_tests(out_dir=workdir / TESTS_FOLDER)
+    else:
+        if not Path(tests_dir).is_dir():
+            raise NotebookExecutionError(f"tests_dir {tests_dir}: no such folder")
+        shutil.copytree(tests_dir, workdir / TESTS_FOLDER)
+    sample = resources.files("mnist_lab.data").joinpath(SAMPLE_PATH.name)
+    (workdir / SAMPLE_PATH).parent.mkdir()
+    (workdir / SAMPLE_PATH).write_bytes(sample.read_bytes())
+
+
+def _kernel_manager(spec_root: Path):
+    """A kernel manager for the Python running mnist-lab, whatever kernels are installed."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec_dir = spec_root / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            # TensorFlow's C++ start-up chatter goes to the kernel's log, not into the notebook.
+            "--IPKernelApp.capture_fd_output=False",
+        ],
+        "display_name": "Python 3 (mnist-lab)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), "utf-8")
+    specs = KernelSpecManager(kernel_dirs=[str(spec_root)], ensure_native_kernel=False)
+    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+
+
+def _kernel_environment(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend must draw the figures
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["PYTHONHASHSEED"] = "0"
+    env["KERAS_HOME"] = str(workdir.parent / "keras-home")  # never the user's cache
+    return env
+
+
+def _executed(notebook, *, digits_dir: Path | None, tests_dir: Path | None, timeout: float):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-notebook-") as scratch:
+        workdir = Path(scratch) / "student"
+        workdir.mkdir()
+        _prepare_folder(workdir, digits_dir=digits_dir, tests_dir=tests_dir)
+        client = NotebookClient(
+            notebook,
+            km=_kernel_manager(Path(scratch) / "kernels"),
+            timeout=timeout,
+            allow_errors=False,
+            record_timing=False,
+            resources={"metadata": {"path": str(workdir)}},
+        )
+        log_path = Path(scratch) / "kernel-stderr.log"
+        try:
+            with open(log_path, "wb") as kernel_log:
+                client.execute(env=_kernel_environment(workdir), stderr=kernel_log)
+        except CellExecutionError as error:
+            index, lines = _error_cell(notebook)
+            cell = f"cell {index + 1} ({notebook.cells[index].id})" if index is not None else "?"
+            raise NotebookExecutionError(
+                f"the notebook stopped at {cell}: {error.ename}: {error.evalue}",
+                cell_index=index,
+                ename=error.ename,
+                evalue=error.evalue,
+                traceback=lines,
+                notebook=notebook,
+            ) from None
+        except (CellTimeoutError, DeadKernelError) as error:
+            tail = log_path.read_text("utf-8", errors="replace").strip().splitlines()[-5:]
+            detail = "; kernel said: " + " | ".join(tail) if tail else ""
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise NotebookExecutionError(
+                f"running the notebook failed: {type(error).__name__}: {first_line}{detail}",
+                notebook=notebook,
+            ) from None
+    notebook.metadata["kernelspec"] = dict(STUDENT_KERNELSPEC)
+    return notebook
+
+
+def _error_cell(notebook) -> tuple[int | None, list[str]]:
+    """The index of the first cell with an error output, and the lines that error shows."""
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, list(output.get("traceback", []))
+    return None, []
