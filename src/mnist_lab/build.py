@@ -99,7 +99,10 @@ def build_release(
     out = Path(out)
     check_out_dir(out)
     parent = out.resolve().parent
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    except OSError as error:  # e.g. a read-only file system, where even root cannot write
+        raise BuildError(f"--out {out}: cannot write in {parent} ({error.strerror})") from None
     try:
         for number, (label, step) in enumerate(STEPS, start=1):
             progress(f"[{number}/{len(STEPS)}] {label}")

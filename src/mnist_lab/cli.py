@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from mnist_lab import __version__
@@ -52,8 +53,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
     from mnist_lab.train import train_reference
+
+    def announce(message: str) -> None:
+        print(message, flush=True)
 
     result = train_reference(
         data_path=args.data,
@@ -61,9 +64,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         # A live progress bar on a terminal; one line per epoch in logs and CI.
-        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        progress="none" if args.quiet else ("bar" if sys.stdout.isatty() else "lines"),
+        announce=announce,
     )
-    print(f"data: {result.source.describe()}")
     print(
         f"trained {result.epochs} epoch(s) on {result.train_images:,} images "
         f"in {result.seconds:.1f} s"
@@ -101,11 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     build = commands.add_parser(
-        "build", help="write the assignment release (student files, instructor files, ...)",
+        "build",
+        help="write the assignment release (student files, instructor files, ...)",
         description="Write the assignment release into one folder.",
     )
     build.add_argument(
-        "--out", type=Path, default=Path("mnist-lab-release"),
+        "--out",
+        type=Path,
+        default=Path("mnist-lab-release"),
         help="folder to write (absent, empty, or a previous build; default: %(default)s)",
     )
     build.add_argument(
@@ -114,12 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser(
-        "train", help="train the reference model and report its accuracy",
+        "train",
+        help="train the reference model and report its accuracy",
         description="Train the reference pipeline (normalize, flatten, build_model, fit) and "
         "report train and test accuracy.",
     )
     train.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="MNIST .npz in the Keras layout (default: $MNIST_NPZ, the Keras cache, a download, "
         "or the embedded sample, in that order)",
     )
@@ -132,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=cmd_train)
 
     stubs = commands.add_parser(
-        "stubs", help="check (or rewrite) the student stubs against the reference solution",
+        "stubs",
+        help="check (or rewrite) the student stubs against the reference solution",
         description="Generate the student stubs from the solution's answer markers and compare "
         "them with the stubs file (exit 1 when they differ), or rewrite it with --write.",
     )
@@ -152,7 +162,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (BuildError, MnistDataError, MarkerError, FileNotFoundError, PermissionError)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"mnist-lab: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
+    warnings.formatwarning = _one_line_warning  # users see one line, not our source code
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

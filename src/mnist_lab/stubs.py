@@ -71,8 +71,10 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
         if begin:
             if open_region is not None:
                 raise MarkerError(
-                    source, number, f"BEGIN SOLUTION inside the region opened on line "
-                    f"{open_region[0]} (regions cannot nest; close it with # END SOLUTION first)"
+                    source,
+                    number,
+                    f"BEGIN SOLUTION inside the region opened on line "
+                    f"{open_region[0]} (regions cannot nest; close it with # END SOLUTION first)",
                 )
             open_region = (number, begin["indent"], begin["hint"])
             region_has_code = False
@@ -82,8 +84,10 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
             opened_at, indent, hint = open_region
             if end["indent"] != indent:
                 raise MarkerError(
-                    source, number, f"END SOLUTION is indented differently from the BEGIN "
-                    f"SOLUTION on line {opened_at}"
+                    source,
+                    number,
+                    f"END SOLUTION is indented differently from the BEGIN "
+                    f"SOLUTION on line {opened_at}",
                 )
             if not region_has_code:
                 raise MarkerError(source, opened_at, "empty solution region")
@@ -93,15 +97,19 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
             regions += 1
         elif MARKER_LIKE.match(line):
             raise MarkerError(
-                source, number, "malformed marker: write '# BEGIN SOLUTION | hint: <text>' "
-                f"or '# END SOLUTION', got {line.strip()!r}"
+                source,
+                number,
+                "malformed marker: write '# BEGIN SOLUTION | hint: <text>' "
+                f"or '# END SOLUTION', got {line.strip()!r}",
             )
         elif open_region is not None:
             region_has_code = region_has_code or bool(line.strip())
         else:
             output.append(line)
     if open_region is not None:
-        raise MarkerError(source, open_region[0], "BEGIN SOLUTION is never closed by # END SOLUTION")
+        raise MarkerError(
+            source, open_region[0], "BEGIN SOLUTION is never closed by # END SOLUTION"
+        )
     if regions == 0:
         raise MarkerError(source, 1, "no solution regions: nothing would be hidden from students")
     return "".join(output)

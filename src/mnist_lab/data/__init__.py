@@ -166,7 +166,7 @@ def _download(timeout: float):
             from keras.datasets import mnist
 
             outcome["data"] = mnist.load_data()
-        except BaseException as error:  # noqa: BLE001 - reported to the caller below
+        except BaseException as error:
             outcome["error"] = error
         finally:
             socket.setdefaulttimeout(previous)
@@ -206,7 +206,9 @@ def load_mnist(
             train, test = read_mnist_npz(source.location)
         except MnistDataError as error:
             if source.kind == "keras-cache":
-                raise MnistDataError(f"{error} (Keras' cached copy: delete it to download again)")
+                raise MnistDataError(
+                    f"{error} (Keras' cached copy: delete it to download again)"
+                ) from None
             if source.kind == "environment":
                 raise MnistDataError(f"{error} (named by ${ENV_PATH})") from None
             raise
@@ -219,7 +221,7 @@ def load_mnist(
             try:
                 train, test = _download(download_timeout)
                 result = MnistData(train, test, DataSource("download", str(keras_cache_path())))
-            except Exception as error:  # noqa: BLE001 - any failure means: offline, use the sample
+            except Exception as error:
                 reason = str(error).splitlines()[0] if str(error) else type(error).__name__
                 warnings.warn(
                     f"MNIST download failed ({reason}); using the embedded sample "

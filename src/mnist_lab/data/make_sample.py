@@ -18,7 +18,7 @@ from mnist_lab.data import SAMPLE_TEST_SIZE, SAMPLE_TRAIN_SIZE, read_mnist_npz
 
 
 def make_sample(*, source: Path, destination: Path) -> Path:
-    """Write the first SAMPLE_TRAIN_SIZE / SAMPLE_TEST_SIZE images of ``source`` to ``destination``."""
+    """Write the first SAMPLE_TRAIN_SIZE train / SAMPLE_TEST_SIZE test images of ``source``."""
     (x_train, y_train), (x_test, y_test) = read_mnist_npz(source)
     temporary = destination.with_name(destination.name + ".partial.npz")
     np.savez_compressed(
@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the full MNIST .npz (Keras layout)")
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).with_name("mnist_sample.npz"),
+        "--out",
+        type=Path,
+        default=Path(__file__).with_name("mnist_sample.npz"),
         help="where to write the sample (default: next to this script)",
     )
     args = parser.parse_args(argv)

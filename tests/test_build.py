@@ -1,0 +1,117 @@
+"""mnist-lab build: what it writes, and how it refuses a bad --out without writing anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.build import MANIFEST, BuildError, build_release
+from mnist_lab.stubs import committed_stubs
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def test_build_writes_the_generated_stubs_and_the_data_sample(tmp_path):
+    out = tmp_path / "release"
+    result = build_release(out=out)
+    assert (out / "student" / "digits.py").read_text() == committed_stubs()
+    assert (out / "student" / "data" / "mnist_sample.npz").stat().st_size > 1_000_000
+    assert "CC BY-SA 3.0" in (out / "student" / "data" / "NOTICE.md").read_text()
+    assert (out / MANIFEST).is_file()
+    assert "student/digits.py" in result.files
+    assert result.to_dict()["out"] == str(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["release"]  # no staging left behind
+
+
+def test_rebuilding_over_a_previous_build_replaces_it(tmp_path):
+    out = tmp_path / "release"
+    build_release(out=out)
+    (out / "student" / "stale.txt").write_text("from an older build")
+    build_release(out=out)
+    assert not (out / "student" / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
+
+
+def test_an_empty_existing_folder_is_fine(tmp_path):
+    out = tmp_path / "release"
+    out.mkdir()
+    build_release(out=out)
+    assert (out / "student" / "digits.py").is_file()
+
+
+def test_a_file_as_out_is_refused(tmp_path):
+    target = tmp_path / "release"
+    target.write_text("precious")
+    with pytest.raises(BuildError, match="is a file, expected a folder"):
+        build_release(out=target)
+    assert target.read_text() == "precious"
+    assert listing(tmp_path) == ["release"]
+
+
+def test_a_foreign_non_empty_folder_is_refused_untouched(tmp_path):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("precious")
+    with pytest.raises(BuildError, match="not empty and is not a previous mnist-lab build"):
+        build_release(out=out)
+    assert listing(tmp_path) == ["thesis", "thesis/chapter1.tex"]
+
+
+def test_an_unwritable_parent_is_refused(tmp_path):
+    if os.geteuid() == 0:
+        # root ignores permission bits; /sys is a file system where nobody may create folders
+        target, pattern = Path("/sys/mnist-lab-release"), "cannot write in /sys"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        target, pattern = locked / "release", "permission denied"
+    with pytest.raises(BuildError, match=pattern):
+        build_release(out=target)
+    assert not target.exists()
+
+
+def test_a_missing_parent_is_refused(tmp_path):
+    with pytest.raises(BuildError, match=r"parent folder .* does not exist"):
+        build_release(out=tmp_path / "no" / "such" / "release")
+
+
+def test_a_failing_step_leaves_the_previous_build_intact(tmp_path, monkeypatch):
+    from mnist_lab import build
+
+    out = tmp_path / "release"
+    build_release(out=out)
+    before = listing(out)
+
+    def broken_step(staging, options):
+        (staging / "half-written.txt").write_text("...")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build, "STEPS", [*build.STEPS, ("broken", broken_step)])
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_release(out=out)
+    assert listing(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
+
+
+def test_cli_build_reports_progress_and_errors(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "mnist_lab", "build", "--out", str(tmp_path / "r")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "[1/" in done.stdout
+    assert "student/digits.py" in done.stdout
+    (tmp_path / "f").write_text("x")
+    command[-1] = str(tmp_path / "f")
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 2
+    assert (
+        refused.stderr.strip() == f"mnist-lab: error: --out {tmp_path / 'f'}: is a file, "
+        "expected a folder"
+    )

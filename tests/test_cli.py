@@ -1,0 +1,94 @@
+"""The mnist-lab command: help, the console script, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_lab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_console_script_is_installed_next_to_the_interpreter():
+    script = Path(sys.executable).parent / "mnist-lab"
+    assert script.exists(), "pip install did not create the mnist-lab console script"
+    completed = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.startswith("mnist-lab ")
+
+
+def test_help_lists_every_subcommand():
+    completed = run_cli("--help")
+    assert completed.returncode == 0
+    for command in ("build", "train", "stubs"):
+        assert command in completed.stdout
+
+
+def test_train_help_documents_its_options():
+    completed = run_cli("train", "--help")
+    assert completed.returncode == 0
+    for option in ("--data", "--epochs", "--seed", "--batch-size"):
+        assert option in completed.stdout
+
+
+def test_no_command_is_a_usage_error():
+    completed = run_cli()
+    assert completed.returncode == 2
+    assert "usage: mnist-lab" in completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("train", "--epochs", "0"), "expected a number of at least 1, got 0"),
+        (("train", "--epochs", "five"), "expected a whole number, got 'five'"),
+        (("train", "--seed", "-1"), "expected a number of at least 0, got -1"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(args, message):
+    completed = run_cli(*args)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+
+
+def test_train_with_a_missing_data_file_is_one_clear_line(tmp_path):
+    missing = tmp_path / "mnist.npz"
+    completed = run_cli("train", "--data", str(missing))
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1] == f"mnist-lab: error: {missing}: no such file"
+    assert "Traceback" not in completed.stderr
+
+
+def test_train_with_a_corrupt_data_file_names_the_file(tmp_path):
+    corrupt = tmp_path / "mnist.npz"
+    corrupt.write_bytes(b"\x00" * 100)
+    completed = run_cli("train", "--data", str(corrupt), "--epochs", "1")
+    assert completed.returncode == 2
+    assert f"mnist-lab: error: {corrupt}: not an .npz archive" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.slow
+def test_train_reports_source_and_accuracies(tmp_path):
+    completed = run_cli("train", "--epochs", "1", "--seed", "0", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "data: embedded sample" in completed.stdout
+    assert "epoch 1/1: loss " in completed.stdout  # one progress line per epoch off a terminal
+    assert "train accuracy: " in completed.stdout
+    assert "test accuracy: " in completed.stdout

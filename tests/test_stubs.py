@@ -1,0 +1,144 @@
+"""Stub generation from the solution's markers, its errors, and the drift check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.stubs import (
+    MarkerError,
+    check_stubs,
+    committed_stubs,
+    generate_stubs,
+    solution_source,
+    write_stubs,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+SOLUTION = '''\
+def double(x):
+    """Twice x."""
+    # BEGIN SOLUTION | hint: multiply by two
+    result = x * 2
+    return result
+    # END SOLUTION
+
+
+class Box:
+    def size(self):
+        # BEGIN SOLUTION | hint: it's "big"
+        return "big"
+        # END SOLUTION
+'''
+
+
+def test_regions_become_a_raise_with_the_hint_at_the_marker_indentation():
+    stubs = generate_stubs(SOLUTION)
+    assert "x * 2" not in stubs
+    assert 'return "big"' not in stubs
+    assert "    # YOUR CODE HERE\n    raise NotImplementedError('multiply by two')\n" in stubs
+    assert "        raise NotImplementedError('it\\'s \"big\"')\n" in stubs
+    assert '"""Twice x."""' in stubs
+    namespace: dict = {}
+    exec(compile(stubs, "stubs", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match="multiply by two"):
+        namespace["double"](1)
+    with pytest.raises(NotImplementedError, match='it\'s "big"'):
+        namespace["Box"]().size()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("def f():\n    # BEGIN SOLUTION | hint: h\n    return 1\n", 2, "never closed"),
+        ("def f():\n    return 1\n    # END SOLUTION\n", 3, "without a BEGIN"),
+        (
+            "def f():\n    # BEGIN SOLUTION | hint: h\n    # BEGIN SOLUTION | hint: h\n"
+            "    return 1\n    # END SOLUTION\n",
+            3,
+            "cannot nest",
+        ),
+        ("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n", 2, "malformed"),
+        ("def f():\n    # BEGIN SOLUTON | hint: h\n    return 1\n", 2, "malformed"),
+        ("def f():\n    # begin solution | hint: h\n    return 1\n", 2, "malformed"),
+        ("def f():\n    ## END SOLUTION!\n", 2, "malformed"),
+        ("def f():\n    # BEGIN SOLUTION | hint: h\n\n    # END SOLUTION\n", 2, "empty"),
+        (
+            "def f():\n    # BEGIN SOLUTION | hint: h\n    return 1\n  # END SOLUTION\n",
+            4,
+            "indented differently",
+        ),
+        ("def f():\n    return 1\n", 1, "no solution regions"),
+    ],
+)
+def test_malformed_markers_are_errors_naming_the_file_and_line(text, line, problem):
+    with pytest.raises(MarkerError) as raised:
+        generate_stubs(text, source="solutions/x.py")
+    assert raised.value.line == line
+    assert problem in raised.value.problem
+    assert str(raised.value).startswith(f"solutions/x.py, line {line}: ")
+
+
+def test_committed_stubs_are_exactly_what_generation_gives():
+    """The drift check: edit solutions/digits.py, then run `mnist-lab stubs --write`."""
+    assert committed_stubs() == generate_stubs(solution_source())
+    report = check_stubs(
+        solution_path=REPO_ROOT / "solutions" / "digits.py",
+        stubs_path=REPO_ROOT / "exercises" / "digits.py",
+    )
+    assert report.up_to_date, report.to_dict()
+
+
+def test_the_stubs_reveal_no_answer_line():
+    solution_lines = set(solution_source().splitlines())
+    stub_lines = set(committed_stubs().splitlines())
+    answers = solution_lines - stub_lines
+    assert any("np.argmax" in line for line in answers)
+    assert any("model.compile" in line for line in answers)
+    assert "raise NotImplementedError" in committed_stubs()
+    assert committed_stubs().count("raise NotImplementedError") == 5
+
+
+def test_drift_is_detected_with_the_first_differing_line(tmp_path):
+    solution = tmp_path / "solution.py"
+    stubs = tmp_path / "stubs.py"
+    solution.write_text(SOLUTION)
+    assert not check_stubs(solution_path=solution, stubs_path=stubs).up_to_date  # missing
+    write_stubs(solution_path=solution, stubs_path=stubs)
+    assert check_stubs(solution_path=solution, stubs_path=stubs).up_to_date
+    stubs.write_text(stubs.read_text().replace("Twice x.", "Thrice x."))
+    report = check_stubs(solution_path=solution, stubs_path=stubs)
+    assert not report.up_to_date
+    assert report.first_difference == 2
+
+
+def test_write_stubs_writes_nothing_when_markers_are_broken(tmp_path):
+    solution = tmp_path / "solution.py"
+    stubs = tmp_path / "stubs.py"
+    solution.write_text("def f():\n    # BEGIN SOLUTION | hint: h\n    return 1\n")
+    stubs.write_text("previous\n")
+    with pytest.raises(MarkerError):
+        write_stubs(solution_path=solution, stubs_path=stubs)
+    assert stubs.read_text() == "previous\n"
+
+
+def test_cli_stubs_check_reports_drift_and_ok(tmp_path):
+    solution = tmp_path / "solution.py"
+    stubs = tmp_path / "stubs.py"
+    solution.write_text(SOLUTION)
+    command = [sys.executable, "-m", "mnist_lab", "stubs", "--solution", str(solution)]
+    command += ["--stubs", str(stubs)]
+    drift = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert drift.returncode == 1
+    assert "mnist-lab stubs --write" in drift.stderr
+    assert subprocess.run([*command, "--write"], capture_output=True, check=False).returncode == 0
+    ok = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    solution.write_text("def f():\n    # END SOLUTION\n")
+    broken = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert broken.returncode == 2
+    assert f"mnist-lab: error: {solution}, line 2: END SOLUTION without" in broken.stderr
