@@ -1,0 +1,537 @@
+/*
+ * quiz.js: the self-check logic of the mnist-lab student quiz page (inlined into the page).
+ *
+ * HOW THE PAGE CHECKS ANSWERS WITHOUT CONTAINING THEM
+ *
+ * The page must give immediate feedback, yet the file must not contain a reference answer, a
+ * correct-option marker, an accepted answer, a numeric answer or any feedback text as readable
+ * text. Everything the grader needs is therefore put in "locked boxes" (built by
+ * mnist_lab/quiz/html.py, opened here):
+ *
+ *   key(token)  = SHA-256(salt "\x1f" question-id "\x1f" kind "\x1f" token)     (UTF-8)
+ *   tag(key)    = first 16 bytes of SHA-256(key "tag"), hex
+ *   box         = {t: tag(key), d: hex(JSON payload XOR keystream(key))}
+ *   keystream   = SHA-256(key "stream" counter32be) for counter = 0, 1, 2 ...
+ *
+ * A box opens only for the key derived from the right token; the salt is per page, so hashes
+ * cannot be looked up in a table made for another page.
+ *
+ *   single / multiple: one box per option, token = option id, payload {c: 1|0, f: feedback}.
+ *     The page opens the boxes of the chosen options; for "multiple" it opens all of them to
+ *     count k, the number of correct options, which the score needs.
+ *   short: one box per accepted answer, token = the accepted answer normalised exactly like the
+ *     Python grader does (case, punctuation, whitespace in that order); payload {f: feedback}.
+ *     The response is normalised the same way: a box opens only when the answer is accepted.
+ *   numeric: the line is cut into buckets of width w = 4 * (tolerance + 1e-9); token = the
+ *     bucket index floor(x / w) as a decimal integer. Boxes exist for the buckets around the
+ *     accepted interval [answer - tolerance, answer + tolerance] (one more on each side, so
+ *     floating-point rounding can never miss one); payload {a: answer, t: tolerance, f: ...}.
+ *     A response far from the answer opens nothing (0 points); one near it opens a box, and the
+ *     page then applies the Python rule exactly: |x - a| <= t + 1e-9. So the page's score equals
+ *     the Python score for every number, while the answer is only readable after a response in
+ *     its neighbourhood.
+ *   general feedback: one box per question with token "" (payload {fi: feedback_incorrect, and
+ *     fc: feedback_correct for the choice types}); it only hides the text from casual reading.
+ *   text (free text): no box at all; the page says the instructor grades it.
+ *
+ * This hides the answers from anyone reading or searching the file. It is not a secret against a
+ * determined student running code: choice questions have a handful of options and can always be
+ * tried one by one (that is what a self-check page is for), and numbers can be enumerated. The
+ * graded versions of the quiz live in the LMS exports.
+ *
+ * SHA-256 is implemented below in plain JavaScript, not with crypto.subtle: Web Crypto is only
+ * available in secure contexts (it works from file:// in Chromium, but not from a plain http://
+ * server an instructor may use), and it is asynchronous. The synchronous version keeps
+ * MnistQuiz.gradeResponse a plain function with the same rules as grade_response in bank.py;
+ * tests/quiz/test_scoring_parity.py runs both on every question, option and edge response.
+ */
+(function () {
+  "use strict";
+
+  // ------------------------------------------------------------------------------ SHA-256
+  var K = new Uint32Array([
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+  ]);
+
+  function rotr(x, n) {
+    return (x >>> n) | (x << (32 - n));
+  }
+
+  /** SHA-256 of a Uint8Array, as a Uint8Array of 32 bytes. */
+  function sha256(message) {
+    var length = message.length;
+    var padded = new Uint8Array((((length + 9 + 63) / 64) | 0) * 64);
+    padded.set(message);
+    padded[length] = 0x80;
+    var bitsHigh = Math.floor(length / 0x20000000);
+    var bitsLow = (length * 8) >>> 0;
+    var end = padded.length;
+    for (var i = 0; i < 4; i++) {
+      padded[end - 8 + i] = (bitsHigh >>> (24 - 8 * i)) & 0xff;
+      padded[end - 4 + i] = (bitsLow >>> (24 - 8 * i)) & 0xff;
+    }
+    var H = new Uint32Array([
+      0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+    ]);
+    var W = new Uint32Array(64);
+    for (var offset = 0; offset < end; offset += 64) {
+      for (var t = 0; t < 16; t++) {
+        var p = offset + 4 * t;
+        W[t] = (padded[p] << 24) | (padded[p + 1] << 16) | (padded[p + 2] << 8) | padded[p + 3];
+      }
+      for (t = 16; t < 64; t++) {
+        var w15 = W[t - 15];
+        var w2 = W[t - 2];
+        var s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >>> 3);
+        var s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >>> 10);
+        W[t] = W[t - 16] + s0 + W[t - 7] + s1;
+      }
+      var a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7];
+      for (t = 0; t < 64; t++) {
+        var S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+        var ch = (e & f) ^ (~e & g);
+        var t1 = (h + S1 + ch + K[t] + W[t]) >>> 0;
+        var S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+        var maj = (a & b) ^ (a & c) ^ (b & c);
+        var t2 = (S0 + maj) >>> 0;
+        h = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0;
+      }
+      H[0] += a; H[1] += b; H[2] += c; H[3] += d; H[4] += e; H[5] += f; H[6] += g; H[7] += h;
+    }
+    var digest = new Uint8Array(32);
+    for (i = 0; i < 8; i++) {
+      digest[4 * i] = H[i] >>> 24;
+      digest[4 * i + 1] = (H[i] >>> 16) & 0xff;
+      digest[4 * i + 2] = (H[i] >>> 8) & 0xff;
+      digest[4 * i + 3] = H[i] & 0xff;
+    }
+    return digest;
+  }
+
+  var encoder = new TextEncoder();
+  var decoder = new TextDecoder("utf-8", { fatal: true });
+
+  function concat(first, second) {
+    var joined = new Uint8Array(first.length + second.length);
+    joined.set(first);
+    joined.set(second, first.length);
+    return joined;
+  }
+
+  function toHex(bytes) {
+    var out = "";
+    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  function fromHex(text) {
+    var bytes = new Uint8Array(text.length / 2);
+    for (var i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.substr(2 * i, 2), 16);
+    return bytes;
+  }
+
+  function sha256Hex(text) {
+    return toHex(sha256(encoder.encode(text)));
+  }
+
+  // ------------------------------------------------------------------------------ locked boxes
+  var SEPARATOR = "\u001f";
+
+  function boxKey(salt, questionId, kind, token) {
+    return sha256(encoder.encode([salt, questionId, kind, token].join(SEPARATOR)));
+  }
+
+  function boxTag(key) {
+    return toHex(sha256(concat(key, encoder.encode("tag")))).slice(0, 32);
+  }
+
+  function keystream(key, length) {
+    var stream = new Uint8Array(length + 32);
+    var label = encoder.encode("stream");
+    for (var counter = 0; counter * 32 < length; counter++) {
+      var block = new Uint8Array([
+        counter >>> 24, (counter >>> 16) & 0xff, (counter >>> 8) & 0xff, counter & 0xff
+      ]);
+      stream.set(sha256(concat(concat(key, label), block)), counter * 32);
+    }
+    return stream;
+  }
+
+  /** The payload of the box in `boxes` that `key` opens, or null when none opens. */
+  function openBox(boxes, key) {
+    var tag = boxTag(key);
+    for (var i = 0; i < boxes.length; i++) {
+      if (boxes[i].t !== tag) continue;
+      var sealed = fromHex(boxes[i].d);
+      var stream = keystream(key, sealed.length);
+      for (var j = 0; j < sealed.length; j++) sealed[j] ^= stream[j];
+      return JSON.parse(decoder.decode(sealed));
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------------------ normalisation
+  // The exact character sets of Python's str.isspace() and string.punctuation, so that
+  // normaliseText and parseNumber agree with bank.py character for character.
+  var PY_SPACE = "\t\n\u000b\u000c\r\u001c\u001d\u001e\u001f \u0085\u00a0\u1680" +
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" +
+    "\u2028\u2029\u202f\u205f\u3000";
+  var PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+  function isPySpace(character) {
+    return PY_SPACE.indexOf(character) >= 0;
+  }
+
+  function pyStrip(text) {
+    var chars = Array.from(text);
+    var start = 0;
+    var end = chars.length;
+    while (start < end && isPySpace(chars[start])) start++;
+    while (end > start && isPySpace(chars[end - 1])) end--;
+    return chars.slice(start, end).join("");
+  }
+
+  /** Python's str.casefold: per character, the page's table of the characters whose case
+   * folding differs from their lower case (made by html.py from Python), else toLowerCase. */
+  function casefold(text, foldTable) {
+    var out = "";
+    for (var character of text) {
+      out += Object.prototype.hasOwnProperty.call(foldTable, character)
+        ? foldTable[character]
+        : character.toLowerCase();
+    }
+    return out;
+  }
+
+  /** bank.normalise_text: case, then punctuation, then whitespace. */
+  function normaliseText(text, rules, foldTable) {
+    if (rules.indexOf("case") >= 0) text = casefold(text, foldTable || {});
+    if (rules.indexOf("punctuation") >= 0) {
+      var kept = "";
+      for (var character of text) if (PUNCTUATION.indexOf(character) < 0) kept += character;
+      text = kept;
+    }
+    if (rules.indexOf("whitespace") >= 0) {
+      var words = [];
+      var word = "";
+      for (var c of text) {
+        if (isPySpace(c)) {
+          if (word) words.push(word);
+          word = "";
+        } else {
+          word += c;
+        }
+      }
+      if (word) words.push(word);
+      text = words.join(" ");
+    }
+    return text;
+  }
+
+  // ------------------------------------------------------------------------------ numbers
+  // Python's float() syntax (PEP 515 underscores allowed between digits); "nan" and "inf" are
+  // left out on purpose: bank._as_number turns them into "no number" (0 points) anyway.
+  var DIGITS = "[0-9](?:_?[0-9])*";
+  var FLOAT_SYNTAX = new RegExp(
+    "^[+-]?(?:" + DIGITS + "(?:\\.(?:" + DIGITS + ")?)?|\\.(?:" + DIGITS + "))" +
+    "(?:[eE][+-]?" + DIGITS + ")?$"
+  );
+  var DECIMAL_DIGIT = /\p{Nd}/u;
+
+  /** Python's float() reads every Unicode decimal digit (e.g. Arabic-Indic); Unicode encodes
+   * each script's digits as a contiguous run 0..9, so a digit's value is its distance from the
+   * start of its run of digits, modulo 10. */
+  function asciiDigits(text) {
+    var out = "";
+    for (var character of text) {
+      if (character >= "0" && character <= "9") {
+        out += character;
+      } else if (DECIMAL_DIGIT.test(character)) {
+        var point = character.codePointAt(0);
+        var below = 0;
+        while (DECIMAL_DIGIT.test(String.fromCodePoint(point - below - 1))) below++;
+        out += String(below % 10);
+      } else {
+        out += character;
+      }
+    }
+    return out;
+  }
+
+  /** bank._as_number: a finite number from a number or a numeric string, else null. */
+  function parseNumber(response) {
+    var number;
+    if (typeof response === "number") {
+      number = response;
+    } else if (typeof response === "string") {
+      var text = asciiDigits(pyStrip(response));
+      if (!FLOAT_SYNTAX.test(text)) return null;
+      number = Number(text.replace(/_/g, ""));
+    } else {
+      return null;
+    }
+    return Number.isFinite(number) ? number : null;
+  }
+
+  // ------------------------------------------------------------------------------ grading
+  var NUMERIC_SLACK = 1e-9; // bank.NUMERIC_SLACK
+  var DATA = null;
+
+  function data() {
+    if (DATA === null) DATA = JSON.parse(document.getElementById("quiz-data").textContent);
+    return DATA;
+  }
+
+  function questionData(questionId) {
+    var question = data().questions[questionId];
+    if (!question) throw new Error("no question with id " + JSON.stringify(questionId));
+    return question;
+  }
+
+  function key(questionId, kind, token) {
+    return boxKey(data().salt, questionId, kind, token);
+  }
+
+  function optionPayload(questionId, question, optionId) {
+    return openBox(question.boxes, key(questionId, "option", optionId));
+  }
+
+  /** Like bank.grade_response, plus the feedback the page shows. Returns
+   * {score: points | null, points, feedback: {optionId: {c, f}}, general: text}. */
+  function evaluate(questionId, response) {
+    var question = questionData(questionId);
+    var points = question.points;
+    var general = openBox(question.boxes, key(questionId, "general", "")) || {};
+    var result = { score: 0, points: points, options: {}, general: "" };
+    if (question.type === "text") {
+      result.score = null;
+      return result;
+    }
+    if (question.type === "single") {
+      var payload = typeof response === "string" && question.options.indexOf(response) >= 0
+        ? optionPayload(questionId, question, response)
+        : null;
+      if (payload) result.options[response] = payload;
+      result.score = payload && payload.c === 1 ? points : 0;
+      result.general = result.score === points ? general.fc : general.fi;
+      return result;
+    }
+    if (question.type === "multiple") {
+      var picked = null;
+      if (Array.isArray(response)) picked = new Set(response);
+      else if (response instanceof Set) picked = response;
+      if (picked === null) {
+        result.general = general.fi;
+        return result;
+      }
+      var right = 0;
+      var wrong = 0;
+      var correctCount = 0;
+      question.options.forEach(function (optionId) {
+        var option = optionPayload(questionId, question, optionId);
+        if (option.c === 1) correctCount++;
+        if (!picked.has(optionId)) return;
+        result.options[optionId] = option;
+        if (option.c === 1) right++;
+        else wrong++;
+      });
+      result.score = points * Math.max(0, (right - wrong) / correctCount);
+      result.general = result.score === points ? general.fc : general.fi;
+      return result;
+    }
+    if (question.type === "numeric") {
+      var number = parseNumber(response);
+      var box = null;
+      if (number !== null) {
+        var bucket = Math.floor(number / question.bucket);
+        // Only safe integers print as plain digits; the boxes all lie within that range.
+        if (Number.isSafeInteger(bucket)) box = openBox(question.boxes, key(questionId, "bucket", String(bucket === 0 ? 0 : bucket)));
+      }
+      var close = box !== null && Math.abs(number - box.a) <= box.t + NUMERIC_SLACK;
+      result.score = close ? points : 0;
+      result.general = close ? box.f : general.fi;
+      return result;
+    }
+    if (question.type === "short") {
+      var accepted = typeof response === "string"
+        ? openBox(question.boxes, key(questionId, "answer",
+            normaliseText(response, question.normalise, data().casefold)))
+        : null;
+      result.score = accepted ? points : 0;
+      result.general = accepted ? accepted.f : general.fi;
+      return result;
+    }
+    throw new Error("unknown question type " + question.type);
+  }
+
+  /** The score of `response` (bank.grade_response): points, 0, or null for free text. */
+  function gradeResponse(questionId, response) {
+    return evaluate(questionId, response).score;
+  }
+
+  // ------------------------------------------------------------------------------ the page
+  function formatPoints(value) {
+    var rounded = Math.round(value * 100) / 100;
+    return String(rounded) + (rounded === 1 ? " point" : " points");
+  }
+
+  /** Renders `text` into `element`, `backticks` as <code> (never as HTML). */
+  function setRichText(element, text) {
+    element.textContent = "";
+    String(text || "").split("`").forEach(function (part, index) {
+      if (index % 2 === 1) {
+        var code = document.createElement("code");
+        code.textContent = part;
+        element.appendChild(code);
+      } else if (part) {
+        element.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
+  function readResponse(form, type) {
+    if (type === "single") {
+      var chosen = form.querySelector("input[type=radio]:checked");
+      return chosen ? chosen.value : null;
+    }
+    if (type === "multiple") {
+      return Array.from(form.querySelectorAll("input[type=checkbox]:checked")).map(function (box) {
+        return box.value;
+      });
+    }
+    var field = form.querySelector("input, textarea");
+    if (type === "numeric" && field.validity && field.validity.badInput) return { invalid: true };
+    return field.value;
+  }
+
+  function missingMessage(type, response) {
+    if (type === "single" && response === null) return "Choose an option first.";
+    if (type === "multiple" && response.length === 0) return "Select at least one option first.";
+    if (type === "numeric" && response && response.invalid) return "Enter a number, for example 12 or 0.5.";
+    if (type === "numeric" && pyStrip(response) === "") return "Enter a number first.";
+    if ((type === "short" || type === "text") && pyStrip(response) === "") return "Write an answer first.";
+    return null;
+  }
+
+  var checkedScores = {};
+
+  function announce(message) {
+    var live = document.getElementById("quiz-live");
+    live.textContent = "";
+    // A fresh text node after clearing makes screen readers announce a repeated message too.
+    window.setTimeout(function () {
+      live.textContent = message;
+    }, 50);
+  }
+
+  function updateSummary() {
+    var summary = document.getElementById("quiz-summary");
+    if (!summary) return;
+    var earned = 0;
+    var possible = 0;
+    var count = 0;
+    Object.keys(checkedScores).forEach(function (id) {
+      earned += checkedScores[id].score;
+      possible += checkedScores[id].points;
+      count++;
+    });
+    summary.textContent = "So far: " + formatPoints(earned).replace(/ points?$/, "") + " of " +
+      formatPoints(possible) + " on the " + count + " auto-checked question" +
+      (count === 1 ? "" : "s") + " you have checked.";
+  }
+
+  function showOptionFeedback(form, result) {
+    form.querySelectorAll(".option-feedback").forEach(function (element) {
+      var optionId = element.getAttribute("data-option");
+      var option = result.options[optionId];
+      element.hidden = !option;
+      element.classList.remove("is-right", "is-wrong");
+      if (!option) return;
+      element.classList.add(option.c === 1 ? "is-right" : "is-wrong");
+      var verdict = document.createElement("strong");
+      verdict.textContent = option.c === 1 ? "Right choice. " : "Not right. ";
+      var explanation = document.createElement("span");
+      setRichText(explanation, option.f);
+      element.textContent = "";
+      element.appendChild(verdict);
+      element.appendChild(explanation);
+    });
+  }
+
+  function onCheck(event) {
+    event.preventDefault();
+    var form = event.currentTarget;
+    var questionId = form.getAttribute("data-question");
+    var number = form.getAttribute("data-number");
+    var type = questionData(questionId).type;
+    var outcome = form.querySelector(".outcome");
+    var response = readResponse(form, type);
+    outcome.classList.remove("is-right", "is-partial", "is-wrong", "is-noted");
+    var missing = missingMessage(type, response);
+    if (missing) {
+      outcome.textContent = missing;
+      outcome.hidden = false;
+      announce("Question " + number + ": " + missing);
+      return;
+    }
+    var result = evaluate(questionId, response);
+    showOptionFeedback(form, result);
+    var headline;
+    if (result.score === null) {
+      headline = "Noted. Free-text answers are graded by your instructor; nothing is sent anywhere.";
+      outcome.classList.add("is-noted");
+    } else {
+      checkedScores[questionId] = { score: result.score, points: result.points };
+      var share = formatPoints(result.score).replace(/ points?$/, "") + " of " + formatPoints(result.points);
+      if (result.score === result.points) {
+        headline = "Correct: " + share + ".";
+        outcome.classList.add("is-right");
+      } else if (result.score > 0) {
+        headline = "Partly right: " + share + ".";
+        outcome.classList.add("is-partial");
+      } else {
+        headline = "Not yet: " + share + ".";
+        outcome.classList.add("is-wrong");
+      }
+    }
+    outcome.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = headline;
+    outcome.appendChild(strong);
+    if (result.general) {
+      var more = document.createElement("span");
+      setRichText(more, " " + result.general);
+      outcome.appendChild(more);
+    }
+    outcome.hidden = false;
+    updateSummary();
+    announce("Question " + number + ": " + outcome.textContent);
+  }
+
+  function start() {
+    document.querySelectorAll("form.question").forEach(function (form) {
+      form.addEventListener("submit", onCheck);
+    });
+    document.documentElement.classList.add("js");
+  }
+
+  window.MnistQuiz = {
+    gradeResponse: gradeResponse,
+    evaluate: evaluate,
+    normaliseText: function (text, rules) {
+      return normaliseText(text, rules, data().casefold);
+    },
+    parseNumber: parseNumber,
+    sha256Hex: sha256Hex
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
