@@ -158,6 +158,17 @@ class Bank:
         return {"title": self.title, "questions": [q.to_dict() for q in self.questions]}
 
 
+def question_to_data(question: Question) -> dict[str, Any]:
+    """The question in the bank file's form: only the fields its type uses, ready for YAML."""
+    data = question.to_dict()
+    used = _COMMON_FIELDS | _TYPE_FIELDS[question.type]
+    return {
+        name: value
+        for name, value in data.items()
+        if name in used and not (name == "variant_of" and value is None)
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Grading
 
