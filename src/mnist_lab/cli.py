@@ -38,6 +38,40 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mnist_lab.grading.grade import grade_submission
+
+    result = grade_submission(
+        submission=args.submission,
+        tests_dir=args.tests,
+        results_path=args.results,
+        time_limit=args.time_limit,
+    )
+    print(result.to_text())
+    print(f"wrote {args.results}")
+    return 0  # grading completed: the score is in the results, not in the exit status
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mnist_lab.grading.grade import grade_submission
+
+    result = grade_submission(submission=args.submission, tests_dir=args.tests, public_only=True)
+    print(result.to_text())
+    return 0 if result.all_passed else 1
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from mnist_lab.build import BuildOptions, build_release
 
@@ -150,6 +184,40 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument("--stubs", type=Path, default=Path("exercises/digits.py"))
     stubs.add_argument("--write", action="store_true", help="rewrite the stubs file")
     stubs.set_defaults(handler=cmd_stubs)
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a submission (.py or .ipynb) and write Gradescope results",
+        description="Grade a submission with the hidden and public tests, its code running in a "
+        "sandboxed worker process; print a summary and write Gradescope-format results. Exit 0 "
+        "whenever grading completed, whatever the score.",
+    )
+    grade.add_argument("submission", type=Path, help="the student's digits.py or digits.ipynb")
+    grade.add_argument(
+        "--results", type=Path, required=True, help="results JSON to write (Gradescope format)"
+    )
+    grade.add_argument(
+        "--tests",
+        type=Path,
+        default=None,
+        help="folder of otter test files (default: the tests shipped with mnist-lab)",
+    )
+    grade.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=20.0,
+        help="seconds allowed per call of a student function (default: %(default)s)",
+    )
+    grade.set_defaults(handler=cmd_grade)
+
+    check = commands.add_parser(
+        "check",
+        help="run the public checks on your digits.py (exit 1 unless all pass)",
+        description="Run the public test cases on a submission and print what passed.",
+    )
+    check.add_argument("submission", type=Path, help="your digits.py or digits.ipynb")
+    check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
+    check.set_defaults(handler=cmd_check)
     return parser
 
 
@@ -157,9 +225,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean 'the input was wrong', reported in one line."""
     from mnist_lab.build import BuildError
     from mnist_lab.data import MnistDataError
+    from mnist_lab.grading.grade import GradingSetupError
     from mnist_lab.stubs import MarkerError
 
-    return (BuildError, MnistDataError, MarkerError, FileNotFoundError, PermissionError)
+    return (
+        BuildError,
+        MnistDataError,
+        MarkerError,
+        GradingSetupError,
+        FileNotFoundError,
+        PermissionError,
+    )
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -362,7 +362,9 @@ class Session:
                 )
         return self.worker
 
-    def _request(self, message: dict[str, Any], *, limit: float, what: str) -> Any:
+    def _request(
+        self, message: dict[str, Any], *, limit: float, what: str, key: str = "value"
+    ) -> Any:
         worker = self._ready_worker()
         try:
             if (
@@ -383,7 +385,12 @@ class Session:
             raise protocol.WorkerFailure(f"{what}: {failure}") from None
         try:
             if reply.get("ok") is True:
-                return protocol.decode_value(reply.get("value"), make_model=self._make_model)
+                if key == "value":
+                    return protocol.decode_value(reply.get("value"), make_model=self._make_model)
+                return tuple(
+                    protocol.decode_value(reply.get(part), make_model=self._make_model)
+                    for part in key.split(",")
+                )
             error = protocol.student_error_from(reply.get("error"), where=what)
         except protocol.ProtocolError as problem:
             worker.kill(f"the worker sent a malformed reply ({problem})")
@@ -399,7 +406,15 @@ class Session:
 
     # what the proxies call
 
-    def call(self, name: str, args: tuple, kwargs: dict, helpers: tuple[str, ...]) -> Any:
+    def call(
+        self,
+        name: str,
+        args: tuple,
+        kwargs: dict,
+        helpers: tuple[str, ...],
+        *,
+        return_arguments: bool = False,
+    ) -> Any:
         if self.timeouts.get(name, 0) >= MAX_TIMEOUTS_PER_FUNCTION:
             failure = f"{name} was not run: it already timed out {MAX_TIMEOUTS_PER_FUNCTION} times"
             self.failures_in_case.append(failure)
@@ -410,9 +425,11 @@ class Session:
             "args": protocol.encode_value(tuple(args)),
             "kwargs": protocol.encode_value(dict(kwargs)),
             "reference_helpers": list(helpers),
+            "return_arguments": return_arguments,
         }
+        key = "value,arguments" if return_arguments else "value"
         try:
-            return self._request(message, limit=self.time_limit, what=f"calling {name}")
+            return self._request(message, limit=self.time_limit, what=f"calling {name}", key=key)
         except protocol.WorkerFailure as failure:
             if "timed out" in str(failure):
                 self.timeouts[name] = self.timeouts.get(name, 0) + 1
@@ -456,6 +473,15 @@ class RemoteFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._session.call(self.__name__, args, kwargs, self._helpers)
+
+    def call_returning_arguments(self, *args: Any, **kwargs: Any) -> tuple[Any, tuple]:
+        """``(result, positional arguments as they are in the worker after the call)``."""
+        result, after = self._session.call(
+            self.__name__, args, kwargs, self._helpers, return_arguments=True
+        )
+        if type(after) is not tuple:
+            raise protocol.WorkerFailure(f"calling {self.__name__}: malformed arguments reply")
+        return result, after
 
     def __repr__(self) -> str:
         return f"<student function {self.__name__}>"
@@ -519,6 +545,30 @@ def run_case(case: Case, session: Session) -> CaseResult:
         passed=passed,
         hidden=case.hidden,
         output=output[:4000],
+    )
+
+
+def failed_result(
+    cases: list[Case], *, message: str, submission: str, started: float
+) -> GradingResult:
+    """Every case at 0 with the same reason (a submission that cannot be graded at all)."""
+    tests = [
+        CaseResult(
+            name=case.name,
+            function=case.function,
+            score=0.0,
+            max_score=case.points,
+            passed=False,
+            hidden=case.hidden,
+            output=f"Failed: {message}",
+        )
+        for case in cases
+    ]
+    return GradingResult(
+        submission=submission,
+        tests=tests,
+        execution_time=time.monotonic() - started,
+        notes=[message],
     )
 
 

@@ -188,6 +188,8 @@ def _npy_array(text: Any) -> np.ndarray:
         raise ProtocolError(f"malformed array payload: {error}") from None
     if not isinstance(array, np.ndarray) or array.dtype.hasobject:
         raise ProtocolError("array payload is not a plain NumPy array")
+    if not array.flags.writeable:
+        array = array.copy()  # student code may legitimately write into its arguments
     return array
 
 
@@ -211,6 +213,12 @@ def type_name_of(value: Any) -> str:
     module = getattr(kind, "__module__", "") or ""
     name = getattr(kind, "__qualname__", "") or getattr(kind, "__name__", "object")
     return str(name) if module in ("builtins", "") else f"{module}.{name}"
+
+
+def _is_tensor(value: Any) -> bool:
+    """A TensorFlow eager tensor: sent as the array it holds (``np.asarray`` accepts it too)."""
+    module = getattr(type(value), "__module__", "") or ""
+    return module.startswith("tensorflow.") and type(value).__name__ == "EagerTensor"
 
 
 def encode_value(value: Any, *, register_model: Any = None, depth: int = 0) -> dict[str, Any]:
@@ -256,6 +264,13 @@ def encode_value(value: Any, *, register_model: Any = None, depth: int = 0) -> d
         }
     if kind is ModelHandle or kind is RemoteModel:
         return {"t": "model", "handle": int(value.handle)}
+    if _is_tensor(value):
+        try:
+            array = np.asarray(value.numpy())
+        except BaseException:
+            array = None
+        if type(array) is np.ndarray:
+            return encode_value(array, depth=depth + 1)
     if register_model is not None:
         handle = register_model(value)
         if handle is not None:

@@ -211,7 +211,10 @@ class Worker:
                     home.pop(helper, None)
                 else:
                     home[helper] = original
-        return {"ok": True, "value": self.encode(result)}
+        reply = {"ok": True, "value": self.encode(result)}
+        if request.get("return_arguments"):
+            reply["arguments"] = self.encode(tuple(args))
+        return reply
 
     def op_model(self, request: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
