@@ -2,9 +2,16 @@
 
 from mnist_lab.notebook.write import (
     NOTEBOOK_NAME,
+    NotebookError,
     NotebookExecutionError,
     NotebookSourceError,
     write_notebook,
 )
 
-__all__ = ["NOTEBOOK_NAME", "NotebookExecutionError", "NotebookSourceError", "write_notebook"]
+__all__ = [
+    "NOTEBOOK_NAME",
+    "NotebookError",
+    "NotebookExecutionError",
+    "NotebookSourceError",
+    "write_notebook",
+]

@@ -99,7 +99,7 @@ def stop_unless_passed(checked):
         lines.append(f"  ✗ {case_title(result)}")
         lines.extend(f"      {line}" for line in failure_reason(result.message))
     if any("NotImplementedError" in result.message for result in failed):
-        lines.append(f"{checked.name} in digits.py still raises NotImplementedError: write it.")
+        lines.append(f"{checked.name} is not written yet: replace its raise NotImplementedError.")
     lines.append(f"Fix {checked.name} in digits.py, save the file, then run this cell again.")
     raise StopHere(*lines)
 

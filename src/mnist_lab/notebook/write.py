@@ -37,12 +37,16 @@ _MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 _MARKDOWN_MARKER = re.compile(r"^ \[markdown\]\s*$")
 
 
+class NotebookError(RuntimeError):
+    """The notebook cannot be written as asked (bad output path, missing input)."""
+
+
 class NotebookSourceError(ValueError):
     """The notebook source file is malformed (names the line)."""
 
 
 @dataclass
-class NotebookExecutionError(RuntimeError):
+class NotebookExecutionError(NotebookError):
     """Running the notebook stopped at a cell: its index, the error and what it showed."""
 
     message: str
@@ -139,9 +143,9 @@ def write_notebook(
     """
     out_path = Path(out_path)
     if out_path.is_dir():
-        raise NotebookExecutionError(f"{out_path}: is a folder, expected a notebook file path")
+        raise NotebookError(f"{out_path}: is a folder, expected a notebook file path")
     if not out_path.parent.is_dir():
-        raise NotebookExecutionError(f"{out_path}: folder {out_path.parent} does not exist")
+        raise NotebookError(f"{out_path}: folder {out_path.parent} does not exist")
     notebook = student_notebook()
     if executed:
         notebook = _executed(notebook, digits_dir=digits_dir, tests_dir=tests_dir, timeout=timeout)
@@ -176,7 +180,7 @@ def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path |
     else:
         module = Path(digits_dir) / STUDENT_MODULE
         if not module.is_file():
-            raise NotebookExecutionError(f"digits_dir {digits_dir}: no {STUDENT_MODULE} there")
+            raise NotebookError(f"digits_dir {digits_dir}: no {STUDENT_MODULE} there")
         shutil.copyfile(module, workdir / STUDENT_MODULE)
     if tests_dir is None:
         from mnist_lab.grading.package import write_public_tests
@@ -184,17 +188,22 @@ def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path |
         write_public_tests(out_dir=workdir / TESTS_FOLDER)
     else:
         if not Path(tests_dir).is_dir():
-            raise NotebookExecutionError(f"tests_dir {tests_dir}: no such folder")
+            raise NotebookError(f"tests_dir {tests_dir}: no such folder")
         shutil.copytree(tests_dir, workdir / TESTS_FOLDER)
     sample = resources.files("mnist_lab.data").joinpath(SAMPLE_PATH.name)
     (workdir / SAMPLE_PATH).parent.mkdir()
     (workdir / SAMPLE_PATH).write_bytes(sample.read_bytes())
 
 
-def _kernel_manager(spec_root: Path):
-    """A kernel manager for the Python running mnist-lab, whatever kernels are installed."""
+def _kernel_manager_class(spec_root: Path):
+    """A kernel manager class for the Python running mnist-lab, whatever kernels are installed.
+
+    nbclient creates (and so shuts down) the manager itself; its kernel spec is a private one
+    in ``spec_root`` rather than whatever "python3" means on this machine.
+    """
     from jupyter_client import KernelManager
     from jupyter_client.kernelspec import KernelSpecManager
+    from traitlets import default
 
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
@@ -212,8 +221,13 @@ def _kernel_manager(spec_root: Path):
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), "utf-8")
-    specs = KernelSpecManager(kernel_dirs=[str(spec_root)], ensure_native_kernel=False)
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+
+    class PrivateKernelManager(KernelManager):
+        @default("kernel_spec_manager")
+        def _private_kernel_specs(self) -> KernelSpecManager:
+            return KernelSpecManager(kernel_dirs=[str(spec_root)], ensure_native_kernel=False)
+
+    return PrivateKernelManager
 
 
 def _kernel_environment(workdir: Path) -> dict[str, str]:
@@ -235,7 +249,8 @@ def _executed(notebook, *, digits_dir: Path | None, tests_dir: Path | None, time
         _prepare_folder(workdir, digits_dir=digits_dir, tests_dir=tests_dir)
         client = NotebookClient(
             notebook,
-            km=_kernel_manager(Path(scratch) / "kernels"),
+            kernel_manager_class=_kernel_manager_class(Path(scratch) / "kernels"),
+            kernel_name=KERNEL_NAME,
             timeout=timeout,
             allow_errors=False,
             record_timing=False,

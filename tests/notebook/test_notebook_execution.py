@@ -1,0 +1,166 @@
+"""Running the student notebook with nbclient: the reference solution, the stubs, broken code."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_lab.notebook import NOTEBOOK_NAME, NotebookExecutionError, write_notebook
+
+from .conftest import solution_text, stubs_text
+
+pytestmark = pytest.mark.slow
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TIME_LIMIT_SECONDS = 120.0  # the issue: well under two minutes on 2 cores
+MAX_STOP_LINES = 12  # a clear message, not a traceback
+
+
+def text_of(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def png_sizes(notebook) -> list[tuple[int, int]]:
+    sizes = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                raw = base64.b64decode(png)
+                assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+                sizes.append((int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")))
+    return sizes
+
+
+def check_cell(notebook, function: str) -> int:
+    return next(
+        index
+        for index, cell in enumerate(notebook.cells)
+        if f'grader.check("{function}")' in cell.source
+    )
+
+
+def stop_lines(error: NotebookExecutionError) -> list[str]:
+    return [ANSI.sub("", line) for line in error.traceback]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, public_tests_dir: Path):
+    out = tmp_path_factory.mktemp("executed") / "mnist_digits_solution.ipynb"
+    started = time.perf_counter()
+    write_notebook(out_path=out, executed=True, tests_dir=public_tests_dir)
+    seconds = time.perf_counter() - started
+    print(f"\nexecuted the notebook with the reference solution in {seconds:.1f} s")
+    return nbformat.read(out, as_version=4), seconds
+
+
+def test_reference_solution_runs_top_to_bottom_in_time(executed) -> None:
+    notebook, seconds = executed
+    assert seconds < TIME_LIMIT_SECONDS
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code)
+    assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+def test_executed_notebook_shows_the_key_results(executed) -> None:
+    notebook, _ = executed
+    everything = "\n".join(text_of(cell) for cell in notebook.cells)
+    for function in ("normalize", "flatten", "build_model", "confusion", "predict_digit"):
+        assert f"✅ {function}: all" in text_of(notebook.cells[check_cell(notebook, function)])
+    assert "Total: 101,770 parameters" in everything
+    accuracy = re.search(r"Test accuracy: (\d+\.\d+)% on 2,000 test images", everything)
+    assert accuracy, "no test accuracy line"
+    assert float(accuracy[1]) > 85.0
+    assert re.search(r"^ValueError: .*\(28, 28, 3\)", everything, flags=re.MULTILINE)
+    assert re.search(r"^a \d taken for a \d: \d+ times", everything, flags=re.MULTILINE)
+
+
+def test_executed_notebook_has_all_its_figures(executed) -> None:
+    notebook, _ = executed
+    sizes = png_sizes(notebook)
+    # sample digits, histograms, flatten, curves, confusion matrix, misclassified, predictions
+    assert len(sizes) >= 7
+    assert all(width >= 500 and height >= 200 for width, height in sizes), sizes
+
+
+def test_untouched_stubs_stop_at_the_first_check_with_a_short_message(
+    tmp_path: Path, public_tests_dir: Path, digits_folder
+) -> None:
+    out = tmp_path / NOTEBOOK_NAME
+    with pytest.raises(NotebookExecutionError) as caught:
+        write_notebook(
+            out_path=out,
+            executed=True,
+            digits_dir=digits_folder(stubs_text()),
+            tests_dir=public_tests_dir,
+        )
+    error = caught.value
+    notebook = error.notebook
+    assert error.cell_index == check_cell(notebook, "normalize")
+    assert error.ename == "StopHere"
+    lines = stop_lines(error)
+    assert 3 <= len(lines) <= MAX_STOP_LINES, lines
+    message = "\n".join(lines)
+    assert "normalize" in message
+    assert "NotImplementedError" in message
+    assert "digits.py" in message
+    assert "Traceback" not in message
+    later = notebook.cells[error.cell_index + 1 :]
+    assert all(c.execution_count is None for c in later if c.cell_type == "code")
+    assert not out.exists()
+
+
+def test_a_failing_check_stops_at_that_function(
+    tmp_path: Path, public_tests_dir: Path, digits_folder
+) -> None:
+    answer = "    return images.reshape(images.shape[0], NUM_PIXELS)\n"
+    assert answer in solution_text()
+    broken = solution_text().replace(answer, "    return images\n")  # forgets to flatten
+    with pytest.raises(NotebookExecutionError) as caught:
+        write_notebook(
+            out_path=tmp_path / NOTEBOOK_NAME,
+            executed=True,
+            digits_dir=digits_folder(broken),
+            tests_dir=public_tests_dir,
+        )
+    error = caught.value
+    notebook = error.notebook
+    assert error.cell_index == check_cell(notebook, "flatten")
+    assert "✅ normalize: all" in text_of(notebook.cells[check_cell(notebook, "normalize")])
+    lines = stop_lines(error)
+    assert len(lines) <= MAX_STOP_LINES, lines
+    assert lines[1].startswith("flatten: ")
+    assert "NotImplementedError" not in "\n".join(lines)
+    assert not any(line.lstrip().startswith('File "') for line in lines)
+
+
+def test_a_syntax_error_in_digits_stops_the_setup_cell_naming_the_line(
+    tmp_path: Path, public_tests_dir: Path, digits_folder
+) -> None:
+    broken = solution_text().replace("def normalize(images):", "def normalize(images:", 1)
+    line = broken.splitlines().index("def normalize(images:") + 1
+    with pytest.raises(NotebookExecutionError) as caught:
+        write_notebook(
+            out_path=tmp_path / NOTEBOOK_NAME,
+            executed=True,
+            digits_dir=digits_folder(broken),
+            tests_dir=public_tests_dir,
+        )
+    error = caught.value
+    first_code = next(i for i, c in enumerate(error.notebook.cells) if c.cell_type == "code")
+    assert error.cell_index == first_code
+    lines = stop_lines(error)
+    assert len(lines) <= 4, lines
+    assert f"digits.py has a syntax error on line {line}" in lines[1]

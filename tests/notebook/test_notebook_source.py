@@ -1,0 +1,136 @@
+"""The student notebook as written (no execution): structure, repeatability, source errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_lab.notebook import NOTEBOOK_NAME, NotebookError, write_notebook
+from mnist_lab.notebook.write import NotebookSourceError, read_percent_source
+
+FUNCTIONS = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
+# The nine questions of the course slide (sw10-work2), as distinctive phrases.
+SLIDE_QUESTIONS = (
+    "Why do the image data need to be normalized (e.g., divided by 255.0)?",
+    "Why must we split the data into training and test sets?",
+    "how many input values must be provided to the model for each image?",
+    "What is the purpose of a Dense layer with 10 neurons in the model?",
+    "What is the difference between a perceptron and a Dense layer?",
+    "Why is training accuracy usually higher than test accuracy?",
+    "What does a confusion matrix tell you about the model?",
+    "Why is `np.argmax()` used when predicting digits?",
+    "What happens if you feed an image with incorrect dimensions",
+)
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory) -> nbformat.NotebookNode:
+    path = write_notebook(out_path=tmp_path_factory.mktemp("nb") / NOTEBOOK_NAME)
+    return nbformat.read(path, as_version=4)
+
+
+def check_cell_index(notebook, function: str) -> int:
+    calls = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and f'grader.check("{function}")' in cell.source
+    ]
+    assert len(calls) == 1, f"expected one check cell for {function}, found cells {calls}"
+    return calls[0]
+
+
+def test_two_writes_are_byte_identical_and_clean(tmp_path: Path) -> None:
+    first = write_notebook(out_path=tmp_path / "first.ipynb")
+    second = write_notebook(out_path=tmp_path / "second.ipynb")
+    assert first.read_bytes() == second.read_bytes()
+    notebook = nbformat.read(first, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code, "the notebook has no code cells"
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    ids = [cell.id for cell in notebook.cells]
+    assert len(set(ids)) == len(ids)
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+def test_a_check_follows_each_function_before_the_notebook_uses_it(notebook) -> None:
+    setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert 'grader = otter.Notebook(tests_dir="tests")' in setup.source
+    assert "from digits import" in setup.source
+    check_cells = [check_cell_index(notebook, function) for function in FUNCTIONS]
+    for function, check_index in zip(FUNCTIONS, check_cells, strict=True):
+        introduction = notebook.cells[check_index - 1]
+        assert introduction.cell_type == "markdown"
+        assert f"`{function}`" in introduction.source, f"no introduction of {function}"
+        assert "stop_unless_passed(" in notebook.cells[check_index].source
+        uses = [
+            index
+            for index, cell in enumerate(notebook.cells)
+            if cell.cell_type == "code" and re.search(rf"\b{function}\(", cell.source)
+        ]
+        assert uses, f"the notebook never calls {function}"
+        assert min(uses) > check_index, f"{function} is used before its check"
+
+
+def test_the_nine_slide_questions_close_it_with_a_link_to_the_quiz(notebook) -> None:
+    last = notebook.cells[-1]
+    assert last.cell_type == "markdown"
+    text = " ".join(last.source.split())
+    for question in SLIDE_QUESTIONS:
+        assert question in text, f"question missing: {question}"
+    assert len(re.findall(r"^\d\. ", last.source, flags=re.MULTILINE)) == len(SLIDE_QUESTIONS)
+    assert "](quiz.html)" in last.source
+
+
+def test_the_notebook_needs_only_what_students_have(notebook) -> None:
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "mnist_lab" not in code, "students do not have mnist_lab installed"
+    imported = set(re.findall(r"^(?:import|from) (\w+)", code, flags=re.MULTILINE))
+    assert imported <= {
+        "os",
+        "pathlib",
+        "matplotlib",
+        "numpy",
+        "otter",
+        "tensorflow",
+        "IPython",
+        "digits",
+    }, imported
+    assert "data/mnist_sample.npz" in code.replace(
+        'Path("data") / "mnist_sample.npz"', "data/mnist_sample.npz"
+    )
+    assert "USE_FULL_MNIST = False" in code
+
+
+def test_percent_source_is_read_into_cells_with_stable_ids() -> None:
+    text = '"""header, not a cell"""\n# %% [markdown]\n# # Title\n#\n# text\n\n# %%\nx = 1\n\n'
+    notebook = read_percent_source(text)
+    assert [(cell.cell_type, cell.source, cell.id) for cell in notebook.cells] == [
+        ("markdown", "# Title\n\ntext", "cell-01"),
+        ("code", "x = 1", "cell-02"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("# %%\nx = 1\n# %% [raw]\ny\n", "line 3: unknown cell marker"),
+        ("# %% [markdown]\n# fine\nnot a comment\n", "line 3: a Markdown cell line must"),
+        ("# %%\n\n# %%\nx = 1\n", "line 1: empty cell"),
+        ("x = 1\n", "no cell marker"),
+    ],
+)
+def test_malformed_source_names_the_line(text: str, problem: str) -> None:
+    with pytest.raises(NotebookSourceError, match=re.escape(problem)):
+        read_percent_source(text, source="nb.py")
+
+
+def test_a_bad_out_path_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    with pytest.raises(NotebookError, match="is a folder"):
+        write_notebook(out_path=tmp_path)
+    with pytest.raises(NotebookError, match="does not exist"):
+        write_notebook(out_path=tmp_path / "missing" / NOTEBOOK_NAME)
+    assert list(tmp_path.iterdir()) == []
