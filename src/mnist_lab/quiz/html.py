@@ -49,6 +49,18 @@ TYPE_LABELS = {
 }
 
 
+def question_key(number: int) -> str:
+    """How the page names question ``number`` (1-based): by position, never by its bank id, which
+    is chosen by the author and may contain the answer (``mnist-argmax-name``)."""
+    return f"q{number}"
+
+
+def option_value(number: int) -> str:
+    """How the page names option ``number`` (1-based); "_" cannot occur in a bank id, so a page
+    value is never mistaken for one."""
+    return f"o_{number}"
+
+
 class QuizPageError(ValueError):
     """A question cannot be put on a page; the message names the question and the field."""
 
@@ -98,6 +110,8 @@ def environment() -> jinja2.Environment:
     env.filters["inline_code"] = inline_code
     env.filters["number"] = format_number
     env.filters["points"] = format_points
+    env.globals["question_key"] = question_key
+    env.globals["option_value"] = option_value
     return env
 
 
@@ -158,30 +172,30 @@ def _numeric_buckets(question: Question) -> range:
     assert question.answer is not None  # validated by the bank
     width = bucket_width(question)
     reach = question.tolerance + NUMERIC_SLACK
-    low = math.floor((question.answer - reach) / width) - 1
-    high = math.floor((question.answer + reach) / width) + 1
-    if max(abs(low), abs(high)) > LARGEST_BUCKET:
+    if (abs(question.answer) + reach) / width + 2 > LARGEST_BUCKET:
         raise QuizPageError(
             f"question {question.id!r}, field 'answer': {question.answer!r} is too large for its "
             f"tolerance {question.tolerance!r} to be checked on the page "
             f"(|answer| / tolerance must stay below about 2**51)"
         )
+    low = math.floor((question.answer - reach) / width) - 1
+    high = math.floor((question.answer + reach) / width) + 1
     return range(low, high + 1)
 
 
-def _question_data(question: Question, salt: str) -> dict[str, Any]:
+def _question_data(question: Question, page_key: str, salt: str) -> dict[str, Any]:
     """What the page needs to grade ``question``, with every answer sealed."""
 
     def key(kind: str, token: str) -> bytes:
-        return _box_key(salt, question.id, kind, token)
+        return _box_key(salt, page_key, kind, token)
 
     data: dict[str, Any] = {"type": question.type, "points": question.points}
     boxes: list[dict[str, str]] = []
     if question.type in ("single", "multiple"):
-        data["options"] = [option.id for option in question.options]
-        for option in question.options:
+        data["options"] = [option_value(n) for n in range(1, len(question.options) + 1)]
+        for value, option in zip(data["options"], question.options, strict=True):
             payload = {"c": 1 if option.correct else 0, "f": option.feedback}
-            boxes.append(_seal(key("option", option.id), payload))
+            boxes.append(_seal(key("option", value), payload))
         general = {"fc": question.feedback_correct, "fi": question.feedback_incorrect}
         boxes.append(_seal(key("general", ""), general))
     elif question.type == "numeric":
@@ -229,7 +243,10 @@ def page_data(bank: Bank, *, salt: str) -> dict[str, Any]:
     return {
         "salt": salt,
         "casefold": casefold_table() if needs_casefold else {},
-        "questions": {question.id: _question_data(question, salt) for question in bank.questions},
+        "questions": {
+            question_key(number): _question_data(question, question_key(number), salt)
+            for number, question in enumerate(bank.questions, start=1)
+        },
     }
 
 

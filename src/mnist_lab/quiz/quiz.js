@@ -8,15 +8,18 @@
  * text. Everything the grader needs is therefore put in "locked boxes" (built by
  * mnist_lab/quiz/html.py, opened here):
  *
- *   key(token)  = SHA-256(salt "\x1f" question-id "\x1f" kind "\x1f" token)     (UTF-8)
+ *   key(token)  = SHA-256(salt "\x1f" question "\x1f" kind "\x1f" token)     (UTF-8)
  *   tag(key)    = first 16 bytes of SHA-256(key "tag"), hex
  *   box         = {t: tag(key), d: hex(JSON payload XOR keystream(key))}
  *   keystream   = SHA-256(key "stream" counter32be) for counter = 0, 1, 2 ...
  *
  * A box opens only for the key derived from the right token; the salt is per page, so hashes
- * cannot be looked up in a table made for another page.
+ * cannot be looked up in a table made for another page. Questions and options are named by
+ * position on the page (question "q3", option "o_2"), never by their bank ids, which authors
+ * write for themselves and which may name the answer.
  *
- *   single / multiple: one box per option, token = option id, payload {c: 1|0, f: feedback}.
+ *   single / multiple: one box per option, token = its page value ("o_2"), payload
+ *     {c: 1|0, f: feedback}.
  *     The page opens the boxes of the chosen options; for "multiple" it opens all of them to
  *     count k, the number of correct options, which the score needs.
  *   short: one box per accepted answer, token = the accepted answer normalised exactly like the
@@ -40,8 +43,8 @@
  * graded versions of the quiz live in the LMS exports.
  *
  * SHA-256 is implemented below in plain JavaScript, not with crypto.subtle: Web Crypto is only
- * available in secure contexts (it works from file:// in Chromium, but not from a plain http://
- * server an instructor may use), and it is asynchronous. The synchronous version keeps
+ * available in secure contexts (it works for a file opened from disk in Chromium, but not when an
+ * instructor serves the page over plain HTTP), and it is asynchronous. The synchronous version keeps
  * MnistQuiz.gradeResponse a plain function with the same rules as grade_response in bank.py;
  * tests/quiz/test_scoring_parity.py runs both on every question, option and edge response.
  */
@@ -290,7 +293,8 @@
   }
 
   function questionData(questionId) {
-    var question = data().questions[questionId];
+    var questions = data().questions;
+    var question = Object.prototype.hasOwnProperty.call(questions, questionId) ? questions[questionId] : null;
     if (!question) throw new Error("no question with id " + JSON.stringify(questionId));
     return question;
   }
@@ -371,7 +375,8 @@
     throw new Error("unknown question type " + question.type);
   }
 
-  /** The score of `response` (bank.grade_response): points, 0, or null for free text. */
+  /** The score of `response` to the page's question `questionId` ("q3"), as bank.grade_response
+   * scores it: points, 0, or null for free text. Options are named by their page values. */
   function gradeResponse(questionId, response) {
     return evaluate(questionId, response).score;
   }
