@@ -1,0 +1,91 @@
+"""What the three LMS exports (QTI, Moodle XML, GIFT) share: text to HTML, number formatting,
+the grouping of variants, and byte-repeatable zip files."""
+
+from __future__ import annotations
+
+import html
+import re
+import zipfile
+from decimal import Decimal
+from io import BytesIO
+
+from mnist_lab.quiz.bank import Bank, Question
+
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: same bytes on every build
+
+
+def text_html(text: str) -> str:
+    """Plain bank text as HTML: escaped, with `backticks` as <code>."""
+    escaped = html.escape(text, quote=False)
+    return _INLINE_CODE.sub(r"<code>\1</code>", escaped)
+
+
+def paragraph_html(text: str) -> str:
+    return f"<p>{text_html(text)}</p>"
+
+
+def number_text(value: float) -> str:
+    """The shortest exact text of a number: 784 not 784.0, 0.7843 not 0.78430000000000002."""
+    if value == int(value):
+        return str(int(value))
+    return repr(value)
+
+
+def number_range(question: Question) -> tuple[str, str]:
+    """The inclusive bounds answer - tolerance and answer + tolerance, computed in decimal so
+    that 0.7843 - 0.005 is written 0.7793, not 0.7792999999999999."""
+    assert question.answer is not None
+    answer = Decimal(number_text(question.answer))
+    tolerance = Decimal(number_text(question.tolerance))
+    return _decimal_text(answer - tolerance), _decimal_text(answer + tolerance)
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def short_answer_forms(question: Question) -> tuple[str, ...]:
+    """The accepted answers an LMS should list: each as written and after the question's
+    normalisation (an LMS cannot strip punctuation itself), without repeats, in bank order.
+
+    LMSs compare short answers with surrounding whitespace removed and, unless told otherwise,
+    without regard to case; that is why "case" and "whitespace" need no extra forms."""
+    from mnist_lab.quiz.bank import normalise_text
+
+    forms: list[str] = []
+    for answer in question.accepted:
+        for form in (answer.strip(), normalise_text(answer, question.normalise).strip()):
+            if form and form not in forms:
+                forms.append(form)
+    return tuple(forms)
+
+
+def groups(bank: Bank) -> list[tuple[str | None, tuple[Question, ...]]]:
+    """The bank in order as (template id or None, questions): plain questions one by one
+    (template None), the variants of one template together, where its first variant stood."""
+    result: list[tuple[str | None, tuple[Question, ...]]] = []
+    seen: set[str] = set()
+    for question in bank.questions:
+        if question.variant_of is None:
+            result.append((None, (question,)))
+        elif question.variant_of not in seen:
+            seen.add(question.variant_of)
+            members = tuple(q for q in bank.questions if q.variant_of == question.variant_of)
+            result.append((question.variant_of, members))
+    return result
+
+
+def deterministic_zip(files: dict[str, bytes]) -> bytes:
+    """A zip of ``files`` (name -> bytes) with fixed timestamps and permissions, in name order,
+    so the same input gives the same bytes."""
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, whatever system builds it
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
