@@ -13,7 +13,17 @@
 
 from __future__ import annotations
 
+import ast
+import base64
+import hashlib
 import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -155,3 +165,319 @@ def run_cases_in_process(
                 )
             )
     return run
+
+
+# --- the students' public tests ------------------------------------------------------------------
+
+CHECKS_IMPORT_BLOCK = re.compile(
+    r"^# --- mnist_lab imports.*?^# --- end of mnist_lab imports ---\n", re.S | re.M
+)
+# What the stand-alone checks need from mnist_lab.grading.protocol, for real functions only.
+STANDALONE_DEFINITIONS = '''
+import types as _types
+from dataclasses import dataclass as _dataclass
+
+modelinfo = _types.ModuleType("modelinfo")
+exec(compile(MODELINFO_SOURCE, "modelinfo.py", "exec"), modelinfo.__dict__)
+
+
+class StudentError(Exception):
+    """Never raised here: student code runs in this process when students check themselves."""
+
+    type_names: list = []
+    message = ""
+    type_name = "Exception"
+
+
+class WorkerFailure(Exception):
+    """Never raised here (no worker process)."""
+
+
+@_dataclass(frozen=True)
+class Opaque:
+    type_name: str
+    repr_text: str
+
+
+@_dataclass
+class ModelSpec:
+    """A stack of Dense layers on ``input_dim`` inputs, as data (built with modelinfo)."""
+
+    layers: list
+    input_dim: int
+
+
+REFERENCE_HELPERS = None  # students' own normalize/flatten are used when they check themselves
+'''
+
+
+def standalone_checks_source() -> str:
+    """checks.py with its mnist_lab imports replaced by self-contained definitions."""
+    grading = resources.files("mnist_lab.grading")
+    checks_source = grading.joinpath("checks.py").read_text("utf-8")
+    modelinfo_source = grading.joinpath("modelinfo.py").read_text("utf-8")
+    if not CHECKS_IMPORT_BLOCK.search(checks_source):
+        raise PackageError("checks.py lacks its marked block of mnist_lab imports")
+    replacement = f"MODELINFO_SOURCE = {modelinfo_source!r}\n{STANDALONE_DEFINITIONS}"
+    return CHECKS_IMPORT_BLOCK.sub(lambda _: replacement, checks_source, count=1)
+
+
+def _is_case(node: ast.stmt) -> bool:
+    return isinstance(node, ast.FunctionDef) and any(
+        isinstance(d, ast.Call) and getattr(d.func, "id", None) == "test_case"
+        for d in node.decorator_list
+    )
+
+
+def _case_is_hidden(node: ast.FunctionDef) -> bool:
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "test_case":
+            for keyword in decorator.keywords:
+                if keyword.arg == "hidden":
+                    return bool(ast.literal_eval(keyword.value))
+    return False
+
+
+def _defined_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
+def public_test_source(source: str) -> tuple[str, float]:
+    """One test file reduced to its public cases and what they use; ``(source, points)``.
+
+    Kept: the module docstring, ``OK_FORMAT``, ``name``, the imports (checks becomes the
+    stand-alone copy), the public cases, and the module-level helpers they use (transitively).
+    Everything else (hidden cases, their helpers and data) is left out.
+    """
+    tree = ast.parse(source)
+    definitions: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if not _is_case(node):
+            for defined in _defined_names(node):
+                definitions[defined] = node
+    public = [n for n in tree.body if _is_case(n) and not _case_is_hidden(n)]
+    needed: set[str] = set()
+    pending = [public_node for public_node in public]
+    while pending:
+        node = pending.pop()
+        for child in ast.walk(node):
+            if isinstance(child, ast.Name) and child.id in definitions and child.id not in needed:
+                needed.add(child.id)
+                pending.append(definitions[child.id])
+    points = 0.0
+    for node in public:
+        for decorator in node.decorator_list:
+            for keyword in getattr(decorator, "keywords", []):
+                if keyword.arg == "points":
+                    points += float(ast.literal_eval(keyword.value))
+    kept: list[str] = []
+    for node in tree.body:
+        segment = ast.get_source_segment(source, node, padded=False) or ""
+        if isinstance(node, ast.FunctionDef) and node.decorator_list:
+            first = node.decorator_list[0]
+            segment = "@" + (ast.get_source_segment(source, first) or "") + "\n" + segment
+        if node is tree.body[0] and isinstance(node, ast.Expr):
+            continue  # the module docstring describes the hidden cases too
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom) and node.module == "mnist_lab.grading":
+                kept.append(_STANDALONE_CHECKS_LOADER)
+            else:
+                kept.append(segment)
+        elif _defined_names(node) and _defined_names(node)[0] in ("OK_FORMAT", "name"):
+            kept.append(segment)
+        elif _defined_names(node) and _defined_names(node)[0] == "points":
+            kept.append(f"points = {points:g}")
+        elif node in public or any(n in needed for n in _defined_names(node)):
+            kept.append(segment)
+    text = ""
+    for segment in kept:
+        spacing = "\n\n\n" if segment.startswith(("def ", "@", "class ")) else "\n"
+        text += (spacing if text else "") + segment
+    return text + "\n", points
+
+
+_STANDALONE_CHECKS_LOADER = """import types as _types
+
+# The helpers the checks use (mnist_lab's checks.py, made stand-alone): loaded as a module.
+checks = _types.ModuleType("checks")
+exec(compile(CHECKS_SOURCE, "checks.py", "exec"), checks.__dict__)"""
+
+
+def write_public_tests(*, out_dir: Path) -> list[Path]:
+    """Write the students' public tests (public cases only, stand-alone) into ``out_dir``.
+
+    Each file needs only numpy, tensorflow and otter-grader: ``otter check`` and
+    ``grader.check`` run them in the student's environment, without mnist_lab.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PackageError(f"{out_dir} exists and is not a folder")
+    checks_source = standalone_checks_source()
+    outputs: dict[Path, str] = {}
+    for name, source in test_file_sources().items():
+        reduced, _ = public_test_source(source)
+        header = (
+            f'"""Public checks of {name}(), generated by mnist-lab from the autograder.\n\n'
+            "Run them with otter check or grader.check. They are the public cases only: the\n"
+            'autograder runs more (hidden) cases on your submission."""\n\n'
+        )
+        loader_at = reduced.index(_STANDALONE_CHECKS_LOADER)
+        reduced = (
+            reduced[:loader_at] + f"CHECKS_SOURCE = {checks_source!r}\n\n" + reduced[loader_at:]
+        )
+        outputs[out_dir / f"{name}.py"] = header + reduced
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+    return sorted(outputs)
+
+
+# --- the Gradescope autograder zip ---------------------------------------------------------------
+
+AUTOGRADER_ZIP = "autograder.zip"
+# The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
+# reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
+WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
+WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py")
+WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
+PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
+RUN_AUTOGRADER = """#!/bin/bash
+# Grades with mnist-lab's harness (student code in a sandboxed worker process), not otter's
+# in-process runner; writes /autograder/results/results.json.
+export PATH=/root/miniforge3/bin:$PATH
+eval "$(mamba shell hook --shell bash)"
+mamba activate otter-env
+export TF_CPP_MIN_LOG_LEVEL=2
+python -c "from mnist_lab.grading.gradescope import run_gradescope; run_gradescope()"
+"""
+
+
+def _package_files(package: str) -> list[tuple[str, bytes]]:
+    """``(path inside the wheel, bytes)`` of every file of an installed package (no caches)."""
+    root = resources.files(package)
+    prefix = package.replace(".", "/")
+    found: list[tuple[str, bytes]] = []
+
+    def walk(folder: Any, relative: str) -> None:
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name == "__pycache__" or entry.name.endswith((".pyc", ".pyo")):
+                continue
+            path = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_dir():
+                walk(entry, path)
+            else:
+                found.append((f"{prefix}/{path}", entry.read_bytes()))
+
+    walk(root, "")
+    return found
+
+
+def _record_hash(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def write_grading_wheel(*, out_dir: Path) -> Path:
+    """A wheel of the grading part of mnist-lab, built from the INSTALLED package.
+
+    Works the same from an editable checkout and from a wheel install in CI: files are read with
+    importlib.resources, never from the source tree.
+    """
+    from mnist_lab import __version__
+
+    files: list[tuple[str, bytes]] = []
+    top = resources.files("mnist_lab")
+    for name in WHEEL_TOP_LEVEL_FILES:
+        files.append((f"mnist_lab/{name}", top.joinpath(name).read_bytes()))
+    for package in WHEEL_PACKAGES:
+        files += _package_files(package)
+    dist_info = f"mnist_lab-{__version__}.dist-info"
+    metadata = "\n".join(
+        ["Metadata-Version: 2.1", "Name: mnist-lab", f"Version: {__version__}"]
+        + [f"Requires-Dist: {requirement}" for requirement in WHEEL_REQUIREMENTS]
+        + ["Summary: mnist-lab's grading harness and autograder tests (grading subset)", ""]
+    )
+    wheel = "Wheel-Version: 1.0\nGenerator: mnist-lab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files += [(f"{dist_info}/METADATA", metadata.encode()), (f"{dist_info}/WHEEL", wheel.encode())]
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files)
+    record += f"{dist_info}/RECORD,,\n"
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wheel_path = out_dir / f"mnist_lab-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in files:
+            archive.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), data)
+        archive.writestr(
+            zipfile.ZipInfo(f"{dist_info}/RECORD", date_time=(2020, 1, 1, 0, 0, 0)), record
+        )
+    return wheel_path
+
+
+def _requirements(wheel_name: str) -> str:
+    from importlib import metadata
+
+    lines = []
+    for distribution in PINNED_DISTRIBUTIONS:
+        try:
+            lines.append(f"{distribution}=={metadata.version(distribution)}")
+        except metadata.PackageNotFoundError:
+            lines.append(distribution)
+    # Gradescope unpacks the zip into /autograder/source; otter puts support files in files/.
+    lines.append(f"/autograder/source/files/{wheel_name}")
+    return "\n".join(lines) + "\n"
+
+
+def write_autograder(*, out_dir: Path) -> Path:
+    """Build ``out_dir/autograder.zip`` for Gradescope with ``otter generate``.
+
+    The zip holds otter's setup (``setup.sh``, ``environment.yml`` with pinned requirements and
+    the mnist-lab grading wheel), the five test files and the fixture (inside the wheel), and a
+    ``run_autograder`` that grades with mnist-lab's harness. ``otter run -a autograder.zip
+    digits.py`` grades with the same test files in otter's own in-process way.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PackageError(f"--out {out_dir} exists and is not a folder")
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-autograder-") as temp:
+        stage = Path(temp)
+        tests = stage / "tests"
+        tests.mkdir()
+        for name, source in test_file_sources().items():
+            (tests / f"{name}.py").write_text(source, encoding="utf-8")
+        wheel = write_grading_wheel(out_dir=stage)
+        (stage / "requirements.txt").write_text(_requirements(wheel.name), encoding="utf-8")
+        python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        command = [
+            sys.executable, "-m", "otter", "generate",
+            "-t", "tests", "-o", "generated.zip", "-r", "requirements.txt",
+            "--no-config", "--no-environment", "--python-version", python_version,
+            wheel.name,
+        ]  # fmt: skip
+        completed = subprocess.run(
+            command, cwd=stage, capture_output=True, text=True, timeout=300, check=False
+        )
+        generated = stage / "generated.zip"
+        if completed.returncode != 0 or not generated.is_file():
+            detail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+            raise PackageError("otter generate failed: " + " | ".join(detail))
+        final = stage / AUTOGRADER_ZIP
+        with (
+            zipfile.ZipFile(generated) as source,
+            zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
+            for info in source.infolist():
+                data = source.read(info)
+                if info.filename == "run_autograder":
+                    data = RUN_AUTOGRADER.encode()
+                target.writestr(info, data)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        destination = out_dir / AUTOGRADER_ZIP
+        shutil.copyfile(final, destination.with_suffix(".zip.partial"))
+        os.replace(destination.with_suffix(".zip.partial"), destination)
+    return destination
