@@ -460,11 +460,17 @@
       element.classList.remove("is-right", "is-wrong");
       if (!option) return;
       element.classList.add(option.c === 1 ? "is-right" : "is-wrong");
-      var verdict = document.createElement("strong");
-      verdict.textContent = option.c === 1 ? "Right choice. " : "Not right. ";
+      // The symbol and colour are for the eye; the hidden words say the same to a screen reader.
+      var symbol = document.createElement("strong");
+      symbol.setAttribute("aria-hidden", "true");
+      symbol.textContent = option.c === 1 ? "\u2713 " : "\u2717 ";
+      var verdict = document.createElement("span");
+      verdict.className = "visually-hidden";
+      verdict.textContent = option.c === 1 ? "Right choice: " : "Wrong choice: ";
       var explanation = document.createElement("span");
       setRichText(explanation, option.f);
       element.textContent = "";
+      element.appendChild(symbol);
       element.appendChild(verdict);
       element.appendChild(explanation);
     });

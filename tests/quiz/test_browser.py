@@ -1,0 +1,349 @@
+"""The student page and the answer key in a real browser (Debian's Chromium, headless).
+
+A student answers every question type with the keyboard only and reads the feedback and the
+live region; axe-core finds no accessibility violation in the light or the dark colour scheme;
+the page makes no network request; screenshots go to test-artifacts/quiz/ (or
+$MNIST_LAB_ARTIFACTS) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.quiz.bank import Bank, Question, load_bank
+from mnist_lab.quiz.html import (
+    format_number,
+    option_value,
+    question_key,
+    render_answer_key,
+    render_student_page,
+)
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE_ENV = "MNIST_LAB_AXE_JS"
+ARTIFACTS_ENV = "MNIST_LAB_ARTIFACTS"
+SCHEMES = ("light", "dark")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source(repo_root: Path) -> str:
+    candidates = [os.environ.get(AXE_ENV), repo_root / "node_modules/axe-core/axe.min.js"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text("utf-8")
+    pytest.skip(
+        f"axe-core not found: set {AXE_ENV} to axe.min.js or run `npm install axe-core@4` in "
+        f"{repo_root} (.ci/run does)"
+    )
+
+
+@pytest.fixture(scope="module")
+def artifacts(repo_root: Path) -> Path:
+    folder = Path(os.environ.get(ARTIFACTS_ENV) or repo_root / "test-artifacts") / "quiz"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bank() -> Bank:
+    return load_bank()
+
+
+@pytest.fixture(scope="module")
+def pages(bank: Bank, tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("pages")
+    (folder / "quiz.html").write_text(render_student_page(bank=bank), "utf-8")
+    (folder / "answer-key.html").write_text(render_answer_key(bank=bank), "utf-8")
+    return {
+        "student": (folder / "quiz.html").as_uri(),
+        "key": (folder / "answer-key.html").as_uri(),
+    }
+
+
+def plain(text: str) -> str:
+    """Text as the browser shows it: `code` spans lose their backticks."""
+    return text.replace("`", "")
+
+
+def right_choice(feedback: str) -> str:
+    return f"✓ {plain(feedback)} | ✓ Right choice: {plain(feedback)}"
+
+
+def wrong_choice(feedback: str) -> str:
+    return f"✗ {plain(feedback)} | ✗ Wrong choice: {plain(feedback)}"
+
+
+def first(bank: Bank, kind: str, *, tolerant: bool = False) -> tuple[int, Question]:
+    return next(
+        (number, question)
+        for number, question in enumerate(bank.questions, start=1)
+        if question.type == kind and (not tolerant or question.tolerance > 0)
+    )
+
+
+class Student:
+    """A keyboard-only student: Tab, Shift+Tab, Space, arrows, typing and Enter; no clicks."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+
+    def focused(self, selector: str) -> bool:
+        return self.page.evaluate("s => document.activeElement.matches(s)", selector)
+
+    def tab_to(self, selector: str, limit: int = 300) -> None:
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            if self.focused(selector):
+                return
+        raise AssertionError(f"{limit} presses of Tab never reached {selector}")
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.page.keyboard.press(key)
+
+    def outcome(self, number: int) -> str:
+        locator = self.page.locator(f"#{question_key(number)} .outcome")
+        locator.wait_for(state="visible")
+        return locator.inner_text()
+
+    def announced(self, number: int, start: str) -> str:
+        """Waits until the polite live region announces ``start`` for question ``number``."""
+        expected = f"Question {number}: {start}"
+        self.page.wait_for_function(
+            "e => document.getElementById('quiz-live').textContent.startsWith(e)", arg=expected
+        )
+        return self.page.locator("#quiz-live").inner_text()
+
+    def option_feedback(self, number: int, option: int) -> str | None:
+        """What is shown under an option (a screen reader also hears "Right/Wrong choice:")."""
+        locator = self.page.locator(f"#{question_key(number)}-{option_value(option)}-feedback")
+        if not locator.is_visible():
+            return None
+        return locator.evaluate(
+            "e => [...e.childNodes].filter(n => n.className !== 'visually-hidden')"
+            ".map(n => n.textContent).join('') + ' | ' + e.textContent"
+        )
+
+    def focus_is_visible(self) -> bool:
+        return self.page.evaluate(
+            """() => { const s = getComputedStyle(document.activeElement);
+                       return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; }"""
+        )
+
+
+def test_a_student_answers_every_question_type_by_keyboard(browser, pages, bank, artifacts):
+    context = browser.new_context()
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    context.route(lambda url: not url.startswith("file:"), lambda route: route.abort())
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(pages["student"])
+    student = Student(page)
+
+    single_number, single = first(bank, "single")
+    multiple_number, multiple = first(bank, "multiple")
+    numeric_number, numeric = first(bank, "numeric")
+    tolerant_number, tolerant = first(bank, "numeric", tolerant=True)
+    short_number, short = first(bank, "short")
+    text_number, _ = first(bank, "text")
+    plan = sorted(
+        [
+            (single_number, "single"),
+            (multiple_number, "multiple"),
+            (numeric_number, "numeric"),
+            (tolerant_number, "tolerant"),
+            (short_number, "short"),
+            (text_number, "text"),
+        ]
+    )
+    for number, kind in plan:  # in page order: the student only ever tabs forward to a question
+        q = f"#{question_key(number)}"
+        if kind == "single":
+            right = next(i for i, o in enumerate(single.options, start=1) if o.correct)
+            wrong = 2 if right == 1 else 1
+            student.tab_to(f"{q} input[type=radio]")
+            assert student.focus_is_visible()
+            student.press("Tab", "Enter")  # Check with nothing chosen
+            assert student.outcome(number) == "Choose an option first."
+            student.announced(number, "Choose an option first.")
+            student.press("Shift+Tab", "Space")  # back into the group: selects option 1
+            student.press(*["ArrowDown"] * (wrong - 1), "Tab")
+            assert student.focused(f"{q} button")
+            assert student.focus_is_visible()
+            student.press("Enter")
+            assert student.outcome(number).startswith("Not yet: 0 of 1 point.")
+            assert plain(single.feedback_incorrect) in student.outcome(number)
+            option = single.options[wrong - 1]
+            assert student.option_feedback(number, wrong) == wrong_choice(option.feedback)
+            student.announced(number, "Not yet: 0 of 1 point.")
+            arrows = (
+                ["ArrowDown"] * (right - wrong) if right > wrong else ["ArrowUp"] * (wrong - right)
+            )
+            student.press("Shift+Tab", *arrows, "Tab", "Enter")
+            assert student.outcome(number).startswith("Correct: 1 of 1 point.")
+            option = single.options[right - 1]
+            assert student.option_feedback(number, right) == right_choice(option.feedback)
+            assert student.option_feedback(number, wrong) is None  # only the current choice
+            student.announced(number, "Correct: 1 of 1 point.")
+        elif kind == "multiple":
+            points = format_number(multiple.points)
+            count = len(multiple.options)
+            student.tab_to(f"{q} input[type=checkbox]")
+            for option in multiple.options:  # tick the right ones, Tab past the others
+                student.press(*(["Space"] if option.correct else []), "Tab")
+            assert student.focused(f"{q} button")
+            student.press("Space")
+            assert student.outcome(number).startswith(f"Correct: {points} of {points} points.")
+            student.announced(number, f"Correct: {points} of {points} points.")
+            for index, option in enumerate(multiple.options, start=1):
+                expected = right_choice(option.feedback) if option.correct else None
+                assert student.option_feedback(number, index) == expected
+            # Add one wrong option: right - wrong = k - 1 of k correct options.
+            wrong = max(i for i, o in enumerate(multiple.options, start=1) if not o.correct)
+            student.press(
+                *["Shift+Tab"] * (count - wrong + 1), "Space", *["Tab"] * (count - wrong + 1)
+            )
+            student.press("Enter")
+            share = (
+                multiple.points
+                * (len(multiple.correct_options) - 1)
+                / len(multiple.correct_options)
+            )
+            expected = f"Partly right: {format_number(share)} of {points} points."
+            if share == 0:
+                expected = f"Not yet: 0 of {points} points."
+            assert student.outcome(number).startswith(expected)
+            option = multiple.options[wrong - 1]
+            assert student.option_feedback(number, wrong) == wrong_choice(option.feedback)
+        elif kind in ("numeric", "tolerant"):
+            question = numeric if kind == "numeric" else tolerant
+            student.tab_to(f"{q} input[type=number]")
+            assert student.focus_is_visible()
+            page.keyboard.type(format_number(question.answer + 10 * question.tolerance + 1))
+            student.press("Enter")
+            assert student.outcome(number).startswith("Not yet: 0 of 1 point.")
+            assert plain(question.feedback_incorrect) in student.outcome(number)
+            within = question.answer + question.tolerance / 2
+            student.press("Control+A")
+            page.keyboard.type(format_number(within))
+            student.press("Enter")
+            student.announced(number, "Correct: 1 of 1 point.")
+            assert plain(question.feedback_correct) in student.outcome(number)
+        elif kind == "short":
+            student.tab_to(f"{q} input[type=text]")
+            page.keyboard.type(f"  {short.accepted[0].upper()}  ")
+            student.press("Enter")
+            student.announced(number, "Correct: 1 of 1 point.")
+            assert plain(short.feedback_correct) in student.outcome(number)
+        else:
+            student.tab_to(f"{q} textarea")
+            student.press("Tab", "Enter")
+            assert student.outcome(number) == "Write an answer first."
+            student.press("Shift+Tab")
+            page.keyboard.type("A perceptron is one neuron; a Dense layer is many of them.")
+            student.press("Tab", "Space")
+            assert student.outcome(number).startswith("Noted. Free-text answers are graded by")
+            student.announced(number, "Noted.")
+
+    summary = page.locator("#quiz-summary").inner_text()
+    assert summary.startswith("So far: ")
+    assert "on the 5 auto-checked questions" in summary
+    page.locator(f"#{question_key(single_number)}").screenshot(
+        path=artifacts / "student-single-checked.png"
+    )
+    page.locator(f"#{question_key(multiple_number)}").screenshot(
+        path=artifacts / "student-multiple-checked.png"
+    )
+    assert errors == []
+    assert requests == [pages["student"]]  # the page itself, and nothing else
+    context.close()
+
+
+def answer_some(page, bank: Bank) -> None:
+    """Fill the page with every kind of feedback (right, wrong, partial, noted, missing)."""
+    single_number, single = first(bank, "single")
+    right = next(i for i, o in enumerate(single.options, start=1) if o.correct)
+    page.check(f"#{question_key(single_number)}-{option_value(right)}")
+    multiple_number, multiple = first(bank, "multiple")
+    for index, option in enumerate(multiple.options, start=1):
+        if option.correct or index == len(multiple.options):
+            page.check(f"#{question_key(multiple_number)}-{option_value(index)}")
+    numeric_number, _ = first(bank, "numeric")
+    page.fill(f"#{question_key(numeric_number)} input", "1")
+    for number in (single_number, multiple_number, numeric_number, first(bank, "short")[0]):
+        page.click(f"#{question_key(number)} button")
+    page.wait_for_function("() => document.getElementById('quiz-live').textContent !== ''")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_axe_finds_no_violations(browser, pages, bank, axe_source, artifacts, scheme) -> None:
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)  # lets axe be injected
+    page = context.new_page()
+    report = {}
+    for name in ("student", "key"):
+        page.goto(pages[name])
+        if name == "student":
+            answer_some(page, bank)
+        page.add_script_tag(content=axe_source)
+        result = page.evaluate("async () => await axe.run(document)")
+        background = page.evaluate(
+            "() => getComputedStyle(document.documentElement).backgroundColor"
+        )
+        report[name] = (result, background)
+        page.screenshot(path=artifacts / f"{name}-{scheme}.png", full_page=True)
+    context.close()
+    for name, (result, background) in report.items():
+        violations = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+            for v in result["violations"]
+        ]
+        assert violations == [], f"{name} page, {scheme} scheme:\n" + "\n".join(violations)
+        assert len(result["passes"]) > 20  # axe really ran its rules
+        is_dark = sum(int(c) for c in background[4:-1].split(",")[:3]) < 3 * 128
+        assert is_dark == (scheme == "dark"), f"{name} page background {background} in {scheme}"
+
+
+def test_print_hides_the_controls_and_keeps_questions_whole(browser, pages, artifacts) -> None:
+    page = browser.new_page()
+    page.emulate_media(media="print")
+    page.goto(pages["student"])
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.actions')).display") == (
+        "none"
+    )
+    page.goto(pages["key"])
+    breaks = page.evaluate(
+        "() => [...document.querySelectorAll('.key-question')]"
+        ".map(a => getComputedStyle(a).breakInside)"
+    )
+    assert set(breaks) == {"avoid"}
+    page.pdf(path=artifacts / "answer-key.pdf", format="A4")
+    assert (artifacts / "answer-key.pdf").read_bytes().startswith(b"%PDF")
+    page.close()
