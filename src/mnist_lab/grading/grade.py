@@ -33,7 +33,9 @@ DEFAULT_TIME_LIMIT = 20.0
 FIT_TIME_FACTOR = 6  # a model's fit gets this many per-call time limits
 IMPORT_TIME_MIN = 60.0  # importing TensorFlow alone takes seconds on a loaded machine
 DEFAULT_BUDGET = 540.0  # the whole run (Gradescope's default timeout is 10 minutes)
-MAX_TIMEOUTS_PER_FUNCTION = 2  # after that, a function's remaining cases fail without running
+# A function that killed the worker (timeout, memory, exit) this often fails its remaining cases
+# without running them: it keeps the whole run bounded.
+MAX_WORKER_FAILURES_PER_FUNCTION = 2
 HIDDEN_VISIBILITY = "after_published"  # feedback after grades are out, never before the deadline
 
 
@@ -279,7 +281,7 @@ class Session:
         self.functions: list[str] = []
         self.cell_errors: list[str] = []
         self.failures_in_case: list[str] = []
-        self.timeouts: dict[str, int] = {}
+        self.worker_failures: dict[str, list[str]] = {}
         self.reference_installed = False
         self.output_total = 0
         self.output_start = ""
@@ -365,8 +367,8 @@ class Session:
     def _request(
         self, message: dict[str, Any], *, limit: float, what: str, key: str = "value"
     ) -> Any:
-        worker = self._ready_worker()
         try:
+            worker = self._ready_worker()
             if (
                 message["op"] == "call"
                 and message.get("reference_helpers")
@@ -381,7 +383,7 @@ class Session:
                 self.reference_installed = True
             reply = worker.request(message, timeout=self._timeout(limit))
         except protocol.WorkerFailure as failure:
-            self.failures_in_case.append(str(failure))
+            self.failures_in_case.append(f"{what}: {failure}")
             raise protocol.WorkerFailure(f"{what}: {failure}") from None
         try:
             if reply.get("ok") is True:
@@ -394,7 +396,7 @@ class Session:
             error = protocol.student_error_from(reply.get("error"), where=what)
         except protocol.ProtocolError as problem:
             worker.kill(f"the worker sent a malformed reply ({problem})")
-            self.failures_in_case.append(worker.dead_reason)
+            self.failures_in_case.append(f"{what}: {worker.dead_reason}")
             raise protocol.WorkerFailure(f"{what}: {worker.dead_reason}") from None
         if reply.get("stage") == "worker":
             self.failures_in_case.append(f"{what}: the worker failed ({error})")
@@ -415,8 +417,12 @@ class Session:
         *,
         return_arguments: bool = False,
     ) -> Any:
-        if self.timeouts.get(name, 0) >= MAX_TIMEOUTS_PER_FUNCTION:
-            failure = f"{name} was not run: it already timed out {MAX_TIMEOUTS_PER_FUNCTION} times"
+        earlier = self.worker_failures.get(name, [])
+        if len(earlier) >= MAX_WORKER_FAILURES_PER_FUNCTION:
+            failure = (
+                f"{name} was not run again: it already made the worker fail "
+                f"{len(earlier)} times ({earlier[0]})"
+            )
             self.failures_in_case.append(failure)
             raise protocol.WorkerFailure(failure)
         message = {
@@ -430,9 +436,9 @@ class Session:
         key = "value,arguments" if return_arguments else "value"
         try:
             return self._request(message, limit=self.time_limit, what=f"calling {name}", key=key)
-        except protocol.WorkerFailure as failure:
-            if "timed out" in str(failure):
-                self.timeouts[name] = self.timeouts.get(name, 0) + 1
+        except protocol.WorkerFailure:
+            if self.worker is not None and self.worker.dead_reason and not self.load_error:
+                self.worker_failures.setdefault(name, []).append(self.worker.dead_reason)
             raise
 
     def model_request(self, generation: int, action: str, handle: int, **options: Any) -> Any:

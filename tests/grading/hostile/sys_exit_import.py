@@ -1,0 +1,5 @@
+# base: reference
+# sys.exit while being imported.
+import sys
+
+sys.exit(0)

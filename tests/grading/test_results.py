@@ -1,0 +1,127 @@
+"""Gradescope results: the schema, atomic writing, the Gradescope entry point, and the proof that
+the reference scores full marks and the stubs zero with the shipped tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.grading.grade import (
+    HIDDEN_VISIBILITY,
+    CaseResult,
+    GradingResult,
+    default_tests_dir,
+    grade_submission,
+    load_cases,
+    write_results,
+)
+from mnist_lab.grading.gradescope import run_gradescope
+
+
+def sample_result() -> GradingResult:
+    return GradingResult(
+        submission="digits.py",
+        tests=[
+            CaseResult("normalize: values", "normalize", 2.0, 2.0, True, False, "Passed."),
+            CaseResult("flatten: order", "flatten", 0.0, 3.0, False, True, "Failed: order"),
+        ],
+        execution_time=1.234,
+    )
+
+
+def test_results_follow_the_gradescope_schema() -> None:
+    data = sample_result().to_dict()
+    assert data["score"] == 2.0
+    assert data["execution_time"] == 1.23
+    assert data["stdout_visibility"] == "hidden"
+    assert data["output"].startswith("digits.py: 2 / 5 points, 1 of 2 test cases passed")
+    assert data["tests"] == [
+        {
+            "name": "normalize: values",
+            "score": 2.0,
+            "max_score": 2.0,
+            "output": "Passed.",
+            "visibility": "visible",
+            "status": "passed",
+        },
+        {
+            "name": "flatten: order",
+            "score": 0.0,
+            "max_score": 3.0,
+            "output": "Failed: order",
+            "visibility": HIDDEN_VISIBILITY,
+            "status": "failed",
+        },
+    ]
+    assert HIDDEN_VISIBILITY in ("hidden", "after_published", "after_due_date")
+
+
+def test_results_are_written_atomically_over_whatever_was_there(tmp_path: Path) -> None:
+    results = tmp_path / "results" / "results.json"
+    results.parent.mkdir()
+    decoy = tmp_path / "decoy.json"
+    decoy.write_text("forged")
+    results.symlink_to(decoy)  # a planted symlink is replaced, never written through
+    write_results(sample_result(), results)
+    assert not results.is_symlink()
+    assert json.loads(results.read_text()) == sample_result().to_dict()
+    assert decoy.read_text() == "forged"
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
+def test_shipped_tests_have_one_named_case_per_entry() -> None:
+    cases = load_cases(default_tests_dir())
+    functions = {"normalize", "flatten", "build_model", "confusion", "predict_digit"}
+    assert {case.function for case in cases} == functions
+    assert all(case.name.startswith(f"{case.function}: ") for case in cases)
+    assert len({case.name for case in cases}) == len(cases)
+    # predict_digit borrows the reference helpers, so its cases run after all the others.
+    order = [case.function for case in cases]
+    first = order.index("predict_digit")
+    assert set(order[first:]) == {"predict_digit"}
+
+
+def test_gradescope_without_a_gradable_file_still_writes_results(tmp_path: Path) -> None:
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "notes.txt").write_text("I forgot")
+    result = run_gradescope(root=tmp_path)
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert data == result.to_dict()
+    assert data["score"] == 0
+    assert len(data["tests"]) == len(load_cases(default_tests_dir()))
+    assert "expected digits.py or digits.ipynb" in data["output"]
+
+
+def reference_source() -> str:
+    return resources.files("mnist_lab.solutions").joinpath("digits.py").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_gradescope_grades_the_reference_with_full_marks_in_seconds(tmp_path: Path) -> None:
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "digits.py").write_text(reference_source())
+    shutil.copytree(default_tests_dir(), tmp_path / "source" / "tests")
+    started = time.monotonic()
+    result = run_gradescope(root=tmp_path)
+    wall = time.monotonic() - started
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert data["score"] == result.max_score > 0
+    assert all(test["status"] == "passed" for test in data["tests"])
+    assert wall < 60, f"grading the reference took {wall:.1f} s"
+
+
+@pytest.mark.slow
+def test_untouched_stubs_score_zero(tmp_path: Path) -> None:
+    stubs = resources.files("mnist_lab.exercises").joinpath("digits.py").read_text("utf-8")
+    submission = tmp_path / "digits.py"
+    submission.write_text(stubs)
+    result = grade_submission(submission=submission, results_path=tmp_path / "r.json")
+    assert [case.name for case in result.tests if case.score] == []
+    assert result.score == 0
+    assert os.path.exists(tmp_path / "r.json")

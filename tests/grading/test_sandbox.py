@@ -1,0 +1,140 @@
+"""The worker's isolation, with tiny submissions that do not import TensorFlow (fast to start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.grading import sandbox
+from mnist_lab.grading.grade import grade_submission
+
+needs_root = pytest.mark.skipif(
+    not sandbox.running_as_root(),
+    reason="only a root grader can run the worker as another user and hide files from it",
+)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def probe_tests(folder: Path, cases: dict[str, str]) -> Path:
+    """A test file named "probe" with one 1-point case per (title, body using `probe`)."""
+    lines = ["from otter.test_files import test_case", "OK_FORMAT = False", "name = 'probe'", ""]
+    for number, (title, body) in enumerate(cases.items()):
+        lines += [
+            "@test_case(points=1, hidden=False)",
+            f"def test_{number}(probe, slow):",
+            f"    '''{title}'''",
+            *("    " + line for line in textwrap.dedent(body).strip().splitlines()),
+            "",
+        ]
+    write(folder, "probe.py", "\n".join(lines))
+    return folder
+
+
+SUBMISSION = """
+    import os
+    import time
+
+    def probe(what):
+        if what == "uid":
+            return [os.getuid(), os.geteuid(), os.getgid()]
+        if what == "cwd":
+            return [os.getcwd(), sorted(os.listdir("."))]
+        if what == "groups":
+            return os.getgroups()
+        return None
+
+    def slow(seconds):
+        time.sleep(seconds)
+        return seconds
+"""
+
+
+def grade_probe(tmp_path: Path, cases: dict[str, str], **options):
+    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
+    tests = probe_tests(tmp_path / "tests", cases)
+    return grade_submission(submission=submission, tests_dir=tests, **options)
+
+
+@needs_root
+def test_worker_runs_unprivileged_in_a_scratch_holding_only_the_submission(tmp_path: Path) -> None:
+    result = grade_probe(
+        tmp_path,
+        {
+            "not root": """
+                uid, euid, gid = probe("uid")
+                assert uid == euid != 0, f"uid {uid} euid {euid}"
+                assert gid != 0
+                assert 0 not in probe("groups")
+            """,
+            "scratch": """
+                cwd, names = probe("cwd")
+                assert names == ["digits.py", "tmp"], names
+                assert "mnist-lab-worker-" in cwd, cwd
+            """,
+        },
+    )
+    assert [case.output for case in result.tests] == ["Passed.", "Passed."]
+
+
+def test_a_case_fails_when_the_worker_failed_even_if_the_check_swallowed_it(
+    tmp_path: Path,
+) -> None:
+    result = grade_probe(
+        tmp_path,
+        {
+            "swallows a timeout": """
+                try:
+                    slow(30)
+                except Exception:
+                    pass
+            """,
+            "still graded after the restart": """
+                assert slow(0) == 0
+            """,
+        },
+        time_limit=1.5,
+    )
+    first, second = result.tests
+    assert not first.passed
+    assert first.score == 0
+    assert "calling slow: timed out after 1.5 s" in first.output
+    assert second.passed
+
+
+def test_the_whole_run_is_bounded_by_the_budget(tmp_path: Path) -> None:
+    cases = {f"sleeps {n}": "slow(2)" for n in range(6)}
+    result = grade_probe(tmp_path, cases, time_limit=5, budget=5)
+    outcomes = [case.passed for case in result.tests]
+    assert outcomes[:1] == [True]
+    assert outcomes[-2:] == [False, False]
+    assert "time budget for grading was used up" in result.tests[-1].output
+    assert result.execution_time < 12
+
+
+@needs_root
+def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
+    watched = [
+        *sandbox.protected_paths([]),
+        *(ancestor for folder in sandbox.interpreter_paths() for ancestor in folder.parents),
+    ]
+    before = {path: os.stat(path).st_mode for path in watched}
+    tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
+    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
+    with sandbox.hidden_paths(sandbox.protected_paths([tests]), sandbox.interpreter_paths()):
+        package = sandbox.protected_paths([])[0]
+        assert os.stat(package).st_mode & 0o007 == 0
+        state = json.loads(sandbox.STATE_FILE.read_text())
+        assert os.getpid() in state["holders"]
+    assert {path: os.stat(path).st_mode for path in watched} == before
+    grade_submission(submission=submission, tests_dir=tests)
+    assert {path: os.stat(path).st_mode for path in watched} == before
