@@ -192,8 +192,11 @@ def _item(question: Question) -> ET.Element:
             processing, go_on=False, score=("Set", str(MAX_SCORE)), feedback="correct_fb"
         )
         case = "No" if "case" in question.normalise else "Yes"
+        # Canvas writes the accepted answers side by side in the conditionvar, which QTI reads
+        # as "and"; <or> says what is meant and is what Canvas uses for numeric answers too.
+        either = _sub(conditionvar, "or")
         for form in short_answer_forms(question):
-            _sub(conditionvar, "varequal", form, respident=RESPONSE, case=case)
+            _sub(either, "varequal", form, respident=RESPONSE, case=case)
     else:  # essay: no score, Canvas's own export writes exactly this condition
         _sub(_condition(processing, go_on=False), "other")
         feedback.append(("reference_answer", paragraph_html(question.reference_answer), "Scorer"))
