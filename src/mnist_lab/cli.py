@@ -129,6 +129,18 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_quiz(args: argparse.Namespace) -> int:
+    from mnist_lab.quiz.build import write_quiz
+
+    result = write_quiz(out_dir=args.out, seed=args.seed, variants=args.variants)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.questions_by_type.items()))
+    print(f"wrote {len(result.files)} files to {result.out_dir}/")
+    print(f"{result.questions} questions: {kinds}")
+    for name in result.files:
+        print(f"  {name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnist-lab",
@@ -218,6 +230,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path, help="your digits.py or digits.ipynb")
     check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(handler=cmd_check)
+    quiz = commands.add_parser(
+        "quiz", help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
+        description="Validate the question bank and write the student's self-check page, the "
+        "answer key and the LMS exports (QTI 1.2 zip for Canvas, Moodle XML, GIFT). Each "
+        "parameterised question gets --variants variants drawn with --seed; the same seed gives "
+        "the same files (a student's own seed: mnist_lab.quiz.variants.student_seed(id)).",
+    )
+    quiz.add_argument(
+        "--out", type=Path, default=Path("mnist-lab-quiz"),
+        help="folder to write into (created if absent; default: %(default)s)",
+    )
+    quiz.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="seed of the variants (default: 0)"
+    )
+    quiz.add_argument(
+        "--variants", type=_non_negative_int, default=3,
+        help="variants per parameterised question, 0 to 20 (default: %(default)s)",
+    )
+    quiz.set_defaults(handler=cmd_quiz)
     return parser
 
 
@@ -226,12 +257,16 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.build import BuildError
     from mnist_lab.data import MnistDataError
     from mnist_lab.grading.grade import GradingSetupError
+    from mnist_lab.quiz.bank import BankError
+    from mnist_lab.quiz.build import QuizError
     from mnist_lab.stubs import MarkerError
 
     return (
         BuildError,
         MnistDataError,
         MarkerError,
+        BankError,
+        QuizError,
         GradingSetupError,
         FileNotFoundError,
         PermissionError,
