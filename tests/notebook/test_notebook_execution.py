@@ -111,12 +111,11 @@ def test_untouched_stubs_stop_at_the_first_check_with_a_short_message(
     assert error.cell_index == check_cell(notebook, "normalize")
     assert error.ename == "StopHere"
     lines = stop_lines(error)
-    assert 3 <= len(lines) <= MAX_STOP_LINES, lines
+    assert 2 <= len(lines) <= 4, lines
     message = "\n".join(lines)
-    assert "normalize" in message
+    assert "normalize is not written yet" in message
     assert "NotImplementedError" in message
     assert "digits.py" in message
-    assert "Traceback" not in message
     later = notebook.cells[error.cell_index + 1 :]
     assert all(c.execution_count is None for c in later if c.cell_type == "code")
     assert not out.exists()
