@@ -44,8 +44,8 @@
  *
  * SHA-256 is implemented below in plain JavaScript, not with crypto.subtle: Web Crypto is only
  * available in secure contexts (it works for a file opened from disk in Chromium, but not when an
- * instructor serves the page over plain HTTP), and it is asynchronous. The synchronous version keeps
- * MnistQuiz.gradeResponse a plain function with the same rules as grade_response in bank.py;
+ * instructor serves the page over plain HTTP), and it is asynchronous. The synchronous version
+ * keeps MnistQuiz.gradeResponse a plain function with the same rules as grade_response in bank.py;
  * tests/quiz/test_scoring_parity.py runs both on every question, option and edge response.
  */
 (function () {
@@ -130,7 +130,9 @@
 
   function toHex(bytes) {
     var out = "";
-    for (var i = 0; i < bytes.length; i++) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    for (var i = 0; i < bytes.length; i++) {
+      out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    }
     return out;
   }
 
@@ -294,7 +296,8 @@
 
   function questionData(questionId) {
     var questions = data().questions;
-    var question = Object.prototype.hasOwnProperty.call(questions, questionId) ? questions[questionId] : null;
+    var known = Object.prototype.hasOwnProperty.call(questions, questionId);
+    var question = known ? questions[questionId] : null;
     if (!question) throw new Error("no question with id " + JSON.stringify(questionId));
     return question;
   }
@@ -355,8 +358,11 @@
       var box = null;
       if (number !== null) {
         var bucket = Math.floor(number / question.bucket);
-        // Only safe integers print as plain digits; the boxes all lie within that range.
-        if (Number.isSafeInteger(bucket)) box = openBox(question.boxes, key(questionId, "bucket", String(bucket === 0 ? 0 : bucket)));
+        // Only safe integers print as plain digits like Python's str(int); every box lies in that
+        // range (html.py refuses answers beyond it), so a number outside it opens nothing.
+        if (Number.isSafeInteger(bucket)) {
+          box = openBox(question.boxes, key(questionId, "bucket", String(bucket)));
+        }
       }
       var close = box !== null && Math.abs(number - box.a) <= box.t + NUMERIC_SLACK;
       result.score = close ? points : 0;
@@ -419,9 +425,13 @@
   function missingMessage(type, response) {
     if (type === "single" && response === null) return "Choose an option first.";
     if (type === "multiple" && response.length === 0) return "Select at least one option first.";
-    if (type === "numeric" && response && response.invalid) return "Enter a number, for example 12 or 0.5.";
+    if (type === "numeric" && response && response.invalid) {
+      return "Enter a number, for example 12 or 0.5.";
+    }
     if (type === "numeric" && pyStrip(response) === "") return "Enter a number first.";
-    if ((type === "short" || type === "text") && pyStrip(response) === "") return "Write an answer first.";
+    if ((type === "short" || type === "text") && pyStrip(response) === "") {
+      return "Write an answer first.";
+    }
     return null;
   }
 
@@ -496,11 +506,13 @@
     showOptionFeedback(form, result);
     var headline;
     if (result.score === null) {
-      headline = "Noted. Free-text answers are graded by your instructor; nothing is sent anywhere.";
+      headline = "Noted. Free-text answers are graded by your instructor; " +
+        "nothing is sent anywhere.";
       outcome.classList.add("is-noted");
     } else {
       checkedScores[questionId] = { score: result.score, points: result.points };
-      var share = formatPoints(result.score).replace(/ points?$/, "") + " of " + formatPoints(result.points);
+      var share = formatPoints(result.score).replace(/ points?$/, "") + " of " +
+        formatPoints(result.points);
       if (result.score === result.points) {
         headline = "Correct: " + share + ".";
         outcome.classList.add("is-right");
