@@ -1,0 +1,87 @@
+"""``mnist-lab grade`` and ``mnist-lab check``: exit status, messages, results file."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.cli import main
+
+
+def copy_of(package: str, folder: Path) -> Path:
+    path = folder / "digits.py"
+    path.write_text(resources.files(package).joinpath("digits.py").read_text("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda tmp: tmp / "absent.py", [], "submission not found"),
+        (lambda tmp: tmp / "digits.txt", [], "must be a .py module or a .ipynb notebook"),
+        (lambda tmp: tmp / "digits.py", ["--tests", "no-such-dir"], "tests folder not found"),
+    ],
+)
+def test_grade_reports_a_grader_that_cannot_run_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make, extra, message
+) -> None:
+    submission = make(tmp_path)
+    if submission.name != "absent.py":
+        submission.write_text("x = 1\n")
+    results = tmp_path / "results.json"
+    status = main(["grade", str(submission), "--results", str(results), *extra])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("mnist-lab: error: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not results.exists()  # nothing half-written
+
+
+def test_grade_rejects_a_non_positive_time_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", "digits.py", "--results", "r.json", "--time-limit", "0"])
+    assert exit_info.value.code == 2
+    assert "positive number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_grade_of_the_untouched_stubs_exits_0_with_zero_points_and_writes_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = copy_of("mnist_lab.exercises", tmp_path)
+    results = tmp_path / "out" / "results.json"
+    assert main(["grade", str(submission), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(results.read_text())
+    assert data["score"] == 0
+    assert [test["name"] for test in data["tests"] if test["score"]] == []
+    assert out.startswith(f"digits.py: 0 / {sum(t['max_score'] for t in data['tests']):g} points")
+    assert f"wrote {results}" in out
+
+
+@pytest.mark.slow
+def test_check_runs_only_public_cases_and_exits_by_the_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference = copy_of("mnist_lab.solutions", tmp_path)
+    assert main(["check", str(reference)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    assert "(hidden)" not in out
+    assert "PASS" in out
+    broken = tmp_path / "broken" / "digits.py"
+    broken.parent.mkdir()
+    source = reference.read_text()
+    correct = "return np.asarray(images, dtype=np.float64) / float(MAX_PIXEL_VALUE)"
+    assert correct in source
+    broken.write_text(source.replace(correct, "return images  # not scaled, not float"))
+    assert main(["check", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    assert "normalize" in out
