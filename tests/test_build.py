@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.build import MANIFEST, BuildError, build_release
+from mnist_lab.build import MANIFEST, BuildError, BuildOptions, build_release
 from mnist_lab.stubs import committed_stubs
+
+
+# The full build, with the executed notebook, is tested once in test_release.py.
+FAST = BuildOptions(execute_notebook=False)
 
 
 def listing(folder: Path) -> list[str]:
@@ -19,7 +23,7 @@ def listing(folder: Path) -> list[str]:
 
 def test_build_writes_the_generated_stubs_and_the_data_sample(tmp_path):
     out = tmp_path / "release"
-    result = build_release(out=out)
+    result = build_release(out=out, options=FAST)
     assert (out / "student" / "digits.py").read_text() == committed_stubs()
     assert (out / "student" / "data" / "mnist_sample.npz").stat().st_size > 1_000_000
     assert "CC BY-SA 3.0" in (out / "student" / "data" / "NOTICE.md").read_text()
@@ -31,9 +35,9 @@ def test_build_writes_the_generated_stubs_and_the_data_sample(tmp_path):
 
 def test_rebuilding_over_a_previous_build_replaces_it(tmp_path):
     out = tmp_path / "release"
-    build_release(out=out)
+    build_release(out=out, options=FAST)
     (out / "student" / "stale.txt").write_text("from an older build")
-    build_release(out=out)
+    build_release(out=out, options=FAST)
     assert not (out / "student" / "stale.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
 
@@ -41,7 +45,7 @@ def test_rebuilding_over_a_previous_build_replaces_it(tmp_path):
 def test_an_empty_existing_folder_is_fine(tmp_path):
     out = tmp_path / "release"
     out.mkdir()
-    build_release(out=out)
+    build_release(out=out, options=FAST)
     assert (out / "student" / "digits.py").is_file()
 
 
@@ -49,7 +53,7 @@ def test_a_file_as_out_is_refused(tmp_path):
     target = tmp_path / "release"
     target.write_text("precious")
     with pytest.raises(BuildError, match="is a file, expected a folder"):
-        build_release(out=target)
+        build_release(out=target, options=FAST)
     assert target.read_text() == "precious"
     assert listing(tmp_path) == ["release"]
 
@@ -59,7 +63,7 @@ def test_a_foreign_non_empty_folder_is_refused_untouched(tmp_path):
     out.mkdir()
     (out / "chapter1.tex").write_text("precious")
     with pytest.raises(BuildError, match="not empty and is not a previous mnist-lab build"):
-        build_release(out=out)
+        build_release(out=out, options=FAST)
     assert listing(tmp_path) == ["thesis", "thesis/chapter1.tex"]
 
 
@@ -73,20 +77,20 @@ def test_an_unwritable_parent_is_refused(tmp_path):
         locked.chmod(0o500)
         target, pattern = locked / "release", "permission denied"
     with pytest.raises(BuildError, match=pattern):
-        build_release(out=target)
+        build_release(out=target, options=FAST)
     assert not target.exists()
 
 
 def test_a_missing_parent_is_refused(tmp_path):
     with pytest.raises(BuildError, match=r"parent folder .* does not exist"):
-        build_release(out=tmp_path / "no" / "such" / "release")
+        build_release(out=tmp_path / "no" / "such" / "release", options=FAST)
 
 
 def test_a_failing_step_leaves_the_previous_build_intact(tmp_path, monkeypatch):
     from mnist_lab import build
 
     out = tmp_path / "release"
-    build_release(out=out)
+    build_release(out=out, options=FAST)
     before = listing(out)
 
     def broken_step(staging, options):
@@ -95,18 +99,22 @@ def test_a_failing_step_leaves_the_previous_build_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "STEPS", [*build.STEPS, ("broken", broken_step)])
     with pytest.raises(RuntimeError, match="disk full"):
-        build_release(out=out)
+        build_release(out=out, options=FAST)
     assert listing(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
 
 
 def test_cli_build_reports_progress_and_errors(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "mnist_lab", "build", "--out", str(tmp_path / "r")]
+    command = [sys.executable, "-m", "mnist_lab", "build", "--no-execute", "--out"]
+    command.append(str(tmp_path / "r"))
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert "[1/" in done.stdout
-    assert "student/digits.py" in done.stdout
+    assert "[10/10] student.zip" in done.stdout
+    assert f"files to {tmp_path / 'r'}/" in done.stdout
+    for part in ("student", "instructor", "autograder", "lms"):
+        assert f"  {part} " in done.stdout
     (tmp_path / "f").write_text("x")
     command[-1] = str(tmp_path / "f")
     refused = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -115,3 +123,18 @@ def test_cli_build_reports_progress_and_errors(tmp_path):
         refused.stderr.strip() == f"mnist-lab: error: --out {tmp_path / 'f'}: is a file, "
         "expected a folder"
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"assignment_name": "  "}, "--name must not be empty"),
+        ({"assignment_name": "a\nb"}, "--name must be one line"),
+        ({"quiz_seed": -1}, "--quiz-seed must be 0 or more"),
+        ({"quiz_variants": 21}, "--variants must be between 0 and 20"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_written(tmp_path, options, message):
+    with pytest.raises(BuildError, match=message):
+        build_release(out=tmp_path / "release", options=BuildOptions(**options))
+    assert listing(tmp_path) == []

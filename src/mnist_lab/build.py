@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,6 +36,27 @@ class BuildOptions:
     """What an instructor can choose about the release."""
 
     assignment_name: str = "MNIST digit recognition"
+    quiz_seed: int = 0
+    quiz_variants: int = 3
+    execute_notebook: bool = True  # the instructor's solution notebook with all its outputs
+
+    def __post_init__(self) -> None:
+        if not self.assignment_name.strip():
+            raise BuildError("--name must not be empty")
+        if "\n" in self.assignment_name or len(self.assignment_name) > 200:
+            raise BuildError("--name must be one line of at most 200 characters")
+        if self.quiz_seed < 0:
+            raise BuildError(f"--quiz-seed must be 0 or more, got {self.quiz_seed}")
+        if not 0 <= self.quiz_variants <= 20:
+            raise BuildError(f"--variants must be between 0 and 20, got {self.quiz_variants}")
+
+    def to_dict(self) -> dict:
+        return {
+            "assignment_name": self.assignment_name,
+            "quiz_seed": self.quiz_seed,
+            "quiz_variants": self.quiz_variants,
+            "execute_notebook": self.execute_notebook,
+        }
 
 
 @dataclass
@@ -41,10 +64,42 @@ class BuildResult:
     """What a build wrote."""
 
     out: Path
+    options: BuildOptions
     files: list[str] = field(default_factory=list)  # relative to out, sorted
+    seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"out": str(self.out), "files": self.files}
+        return {
+            "out": str(self.out),
+            "options": self.options.to_dict(),
+            "files": self.files,
+            "seconds": self.seconds,
+        }
+
+    def summary(self) -> str:
+        """What an instructor reads at the end of a build: where each part went."""
+        sizes = {name: (self.out / name).stat().st_size for name in self.files}
+        lines = [f"wrote {len(self.files)} files to {self.out}/ in {self.seconds:.0f} s:"]
+        for folder, purpose in RELEASE_PARTS.items():
+            inside = [name for name in self.files if name.split("/", 1)[0] == folder]
+            if inside:
+                total = sum(sizes[name] for name in inside)
+                lines.append(
+                    f"  {folder:<11} {len(inside):>3} file(s) {total / 1e6:7.2f} MB  {purpose}"
+                )
+        return "\n".join(lines)
+
+
+RELEASE_PARTS = {
+    "student": "hand out to students (student.zip holds the same files)",
+    "student.zip": "the student folder as one download",
+    "instructor": "keep: solutions, executed notebook, answer key, grading guide",
+    "autograder": "upload autograder.zip to Gradescope (or: otter run -a ...)",
+    "lms": "import into your LMS: QTI (Canvas, ...), Moodle XML, GIFT",
+}
+NOTEBOOK_NAME = "mnist_digits.ipynb"
+SOLUTION_NOTEBOOK_NAME = "mnist_digits_solution.ipynb"
+QUIZ_STAGING = "_quiz"
 
 
 Step = Callable[[Path, BuildOptions], None]
@@ -66,9 +121,150 @@ def write_data_sample(staging: Path, options: BuildOptions) -> None:
         (data / name).write_bytes(package_data.joinpath(name).read_bytes())
 
 
+def write_public_checks(staging: Path, options: BuildOptions) -> None:
+    """student/tests/: the public cases only, runnable without mnist-lab."""
+    from mnist_lab.grading.package import write_public_tests
+
+    write_public_tests(out_dir=staging / "student" / "tests")
+
+
+def write_student_notebook(staging: Path, options: BuildOptions) -> None:
+    """student/mnist_digits.ipynb: no outputs."""
+    from mnist_lab.notebook import write_notebook
+
+    write_notebook(out_path=staging / "student" / NOTEBOOK_NAME)
+
+
+def write_quiz_files(staging: Path, options: BuildOptions) -> None:
+    """The quiz page to student/, the answer key to instructor/, the LMS files to lms/."""
+    from mnist_lab.quiz.build import ANSWER_KEY, STUDENT_PAGE, write_quiz
+
+    quiz = staging / QUIZ_STAGING
+    result = write_quiz(out_dir=quiz, seed=options.quiz_seed, variants=options.quiz_variants)
+    destinations = {STUDENT_PAGE: "student", ANSWER_KEY: "instructor"}
+    for name in result.files:
+        folder = staging / destinations.get(name, "lms")
+        folder.mkdir(parents=True, exist_ok=True)
+        (quiz / name).rename(folder / name)
+    quiz.rmdir()
+
+
+def _render_markdown(template: str, **context) -> str:
+    from mnist_lab.quiz.html import environment
+
+    return environment().get_template(template).render(**context)
+
+
+def grading_table() -> list[dict]:
+    """Every autograder case: ``{"function", "name", "points", "hidden"}``, in file order."""
+    from mnist_lab.grading.package import case_title, load_cases, test_file_sources
+
+    rows = []
+    for file_name, source in test_file_sources().items():
+        name, cases = load_cases(source, f"{file_name}.py")
+        for case in cases:
+            rows.append(
+                {
+                    "function": name,
+                    "name": f"{name}: {case_title(case)}",
+                    "points": case.points,
+                    "hidden": bool(case.hidden),
+                }
+            )
+    return rows
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def write_student_readme(staging: Path, options: BuildOptions) -> None:
+    """student/README.md: what to do, how to check, what to hand in."""
+    total = sum(row["points"] for row in grading_table())
+    text = _render_markdown(
+        "student_README.md.j2",
+        assignment_name=options.assignment_name,
+        notebook_name=NOTEBOOK_NAME,
+        total_points=_points(total),
+    )
+    (staging / "student" / "README.md").write_text(text, "utf-8")
+
+
+def write_instructor_files(staging: Path, options: BuildOptions) -> None:
+    """instructor/: the reference solution and the grading guide (points per case)."""
+    instructor = staging / "instructor"
+    (instructor / "solutions").mkdir(parents=True, exist_ok=True)
+    (instructor / "solutions" / STUDENT_MODULE).write_text(solution_source(), "utf-8")
+    rows = grading_table()
+    functions = []
+    for function in dict.fromkeys(row["function"] for row in rows):
+        mine = [row for row in rows if row["function"] == function]
+        functions.append(
+            {
+                "function": function,
+                "points": _points(sum(r["points"] for r in mine)),
+                "public": _points(sum(r["points"] for r in mine if not r["hidden"])),
+                "hidden": _points(sum(r["points"] for r in mine if r["hidden"])),
+            }
+        )
+    text = _render_markdown(
+        "grading_guide.md.j2",
+        assignment_name=options.assignment_name,
+        cases=[{**row, "points": _points(row["points"])} for row in rows],
+        functions=functions,
+        total_points=_points(sum(r["points"] for r in rows)),
+        public_points=_points(sum(r["points"] for r in rows if not r["hidden"])),
+        hidden_points=_points(sum(r["points"] for r in rows if r["hidden"])),
+    )
+    (instructor / "grading-guide.md").write_text(text, "utf-8")
+
+
+def write_solution_notebook(staging: Path, options: BuildOptions) -> None:
+    """instructor/mnist_digits_solution.ipynb: run top to bottom with the reference solution."""
+    from mnist_lab.notebook import write_notebook
+
+    write_notebook(
+        out_path=staging / "instructor" / SOLUTION_NOTEBOOK_NAME,
+        executed=options.execute_notebook,
+        tests_dir=staging / "student" / "tests",
+    )
+
+
+def write_autograder_zip(staging: Path, options: BuildOptions) -> None:
+    """autograder/autograder.zip, for Gradescope and for otter run."""
+    from mnist_lab.grading.package import write_autograder
+
+    write_autograder(out_dir=staging / "autograder")
+
+
+def write_student_zip(staging: Path, options: BuildOptions) -> None:
+    """student.zip: the student folder, with fixed timestamps so builds are repeatable."""
+    write_repeatable_zip(staging / "student", staging / "student.zip", root="student")
+
+
+def write_repeatable_zip(folder: Path, destination: Path, *, root: str) -> None:
+    """Zip ``folder`` under ``root/`` with sorted names, fixed dates and modes."""
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"{root}/{path.relative_to(folder).as_posix()}", ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
 STEPS: list[tuple[str, Step]] = [
     ("student stubs (digits.py)", write_student_stubs),
     ("MNIST sample for offline use", write_data_sample),
+    ("public checks", write_public_checks),
+    ("student notebook", write_student_notebook),
+    ("quiz page, answer key and LMS exports", write_quiz_files),
+    ("student README", write_student_readme),
+    ("solutions and grading guide", write_instructor_files),
+    ("solution notebook (runs the notebook, about a minute)", write_solution_notebook),
+    ("autograder.zip", write_autograder_zip),
+    ("student.zip", write_student_zip),
 ]
 
 
@@ -99,6 +295,7 @@ def build_release(
     out = Path(out)
     check_out_dir(out)
     parent = out.resolve().parent
+    started = time.perf_counter()
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
     except OSError as error:  # e.g. a read-only file system, where even root cannot write
@@ -110,13 +307,17 @@ def build_release(
         files = sorted(
             path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file()
         )
-        manifest = {"mnist_lab_version": __version__, "files": files}
+        manifest = {
+            "mnist_lab_version": __version__,
+            "options": options.to_dict(),
+            "files": files,
+        }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
         _replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildResult(out=out, files=files)
+    return BuildResult(out=out, options=options, files=files, seconds=time.perf_counter() - started)
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

@@ -75,14 +75,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from mnist_lab.build import BuildOptions, build_release
 
-    result = build_release(
-        out=args.out,
-        options=BuildOptions(assignment_name=args.name),
-        progress=lambda message: print(message, flush=True),
+    options = BuildOptions(
+        assignment_name=args.name,
+        quiz_seed=args.quiz_seed,
+        quiz_variants=args.variants,
+        execute_notebook=not args.no_execute,
     )
-    print(f"wrote {len(result.files)} files to {result.out}/")
-    for name in result.files:
-        print(f"  {name}")
+    result = build_release(
+        out=args.out, options=options, progress=lambda message: print(message, flush=True)
+    )
+    print(result.summary())
     return 0
 
 
@@ -162,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--name", default="MNIST digit recognition", help="assignment name (default: %(default)s)"
+    )
+    build.add_argument(
+        "--quiz-seed", type=_non_negative_int, default=0,
+        help="seed of the quiz's parameterised variants (default: %(default)s)",
+    )
+    build.add_argument(
+        "--variants", type=_non_negative_int, default=3,
+        help="variants per parameterised quiz question (default: %(default)s)",
+    )
+    build.add_argument(
+        "--no-execute", action="store_true",
+        help="do not run the solution notebook (faster; its plots are then missing)",
     )
     build.set_defaults(handler=cmd_build)
 

@@ -101,7 +101,8 @@ def format_points(value: float) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
-        autoescape=True,
+        # HTML is escaped; the release's Markdown files (*.md.j2) are plain text, not HTML.
+        autoescape=jinja2.select_autoescape(disabled_extensions=("md.j2",), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
