@@ -12,7 +12,6 @@ import pytest
 from mnist_lab.build import MANIFEST, BuildError, BuildOptions, build_release
 from mnist_lab.stubs import committed_stubs
 
-
 # The full build, with the executed notebook, is tested once in test_release.py.
 FAST = BuildOptions(execute_notebook=False)
 
