@@ -23,7 +23,7 @@ from mnist_lab.quiz.html import (
 from mnist_lab.quiz.variants import bank_with_variants
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)>.*?</\1>", re.S)  # the bank-independent assets
-QUESTION_LABEL = re.compile(r"Question \d+(?: of \d+ · [\d.]+ points?)?")
+QUESTION_LABEL = re.compile(r"Question \d+(?: of \d+\s+· [\d.]+ points?)?")
 SUMMARY = re.compile(r'<p class="summary".*?</p>', re.S)
 CORRECT_MARKERS = re.compile(
     r"""["']?\bcorrect["']?\s*[:=]\s*["']?(true|1|yes)\b|data-correct|is-correct|\bchecked\b""",

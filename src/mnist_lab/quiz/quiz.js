@@ -393,10 +393,16 @@
     return String(rounded) + (rounded === 1 ? " point" : " points");
   }
 
-  /** Renders `text` into `element`, `backticks` as <code> (never as HTML). */
+  /** Renders `text` into `element`, `backticks` as <code> (never as HTML); an unpaired backtick
+   * stays a character, as in html.inline_code. */
   function setRichText(element, text) {
     element.textContent = "";
-    String(text || "").split("`").forEach(function (part, index) {
+    var parts = String(text || "").split("`");
+    if (parts.length % 2 === 0) {
+      var last = parts.pop();
+      parts[parts.length - 1] += "`" + last;
+    }
+    parts.forEach(function (part, index) {
       if (index % 2 === 1) {
         var code = document.createElement("code");
         code.textContent = part;
