@@ -138,3 +138,26 @@ def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
     assert {path: os.stat(path).st_mode for path in watched} == before
     grade_submission(submission=submission, tests_dir=tests)
     assert {path: os.stat(path).st_mode for path in watched} == before
+
+
+def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: Path) -> None:
+    submission = write(
+        tmp_path / "sub",
+        "digits.py",
+        """
+        def probe(what):
+            raise ValueError("bad \\udcff\\x00\\x1b[2J\\x07 " + "x" * 100000)
+
+        def slow(seconds):
+            return seconds
+        """,
+    )
+    tests = probe_tests(tmp_path / "tests", {"odd message": "probe(1)"})
+    results = tmp_path / "results.json"
+    result = grade_submission(submission=submission, tests_dir=tests, results_path=results)
+    output = result.tests[0].output
+    assert output.startswith("Failed: your code raised ValueError (calling probe): bad ")
+    assert all(c.isprintable() or c in "\n\t" for c in output)
+    assert len(output) <= 4000
+    data = json.loads(results.read_text(encoding="ascii"))
+    data["tests"][0]["output"].encode("utf-8")  # no lone surrogates left

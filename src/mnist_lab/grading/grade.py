@@ -132,7 +132,7 @@ class Case:
 
     @property
     def needs_reference(self) -> bool:
-        return any(param in REFERENCE_HELPERS for param in self.params)
+        return any(param in REFERENCE_HELPERS or param == "env" for param in self.params)
 
 
 def default_tests_dir() -> Path:
@@ -522,6 +522,12 @@ def _failure_text(case: Case, error: BaseException) -> str:
     return text
 
 
+def clean_text(text: str, *, limit: int = 4000) -> str:
+    """Printable text for the results: no control characters, no lone surrogates, bounded."""
+    text = str(text)[:limit].encode("utf-8", errors="replace").decode("utf-8")
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
 def run_case(case: Case, session: Session) -> CaseResult:
     session.failures_in_case = []
     passed = False
@@ -550,7 +556,7 @@ def run_case(case: Case, session: Session) -> CaseResult:
         max_score=case.points,
         passed=passed,
         hidden=case.hidden,
-        output=output[:4000],
+        output=clean_text(output),
     )
 
 
@@ -645,7 +651,7 @@ def grade_submission(
         submission=submission.name,
         tests=results,
         execution_time=time.monotonic() - started,
-        notes=notes,
+        notes=[clean_text(note, limit=1000) for note in notes],
     )
     if results_path is not None:
         write_results(result, results_path)
