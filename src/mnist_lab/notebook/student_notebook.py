@@ -94,7 +94,8 @@ def stop_unless_passed(checked):
     results = checked.test_case_results
     failed = [result for result in results if not result.passed]
     if not failed:
-        print(f"✅ {checked.name}: all {len(results)} public checks passed.")
+        checks = "1 public check" if len(results) == 1 else f"all {len(results)} public checks"
+        print(f"✅ {checked.name}: {checks} passed.")
         return
     name = checked.name
     if all("NotImplementedError" in result.message for result in failed):
