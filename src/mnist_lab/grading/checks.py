@@ -116,10 +116,20 @@ def _copied(value: Any) -> Any:
     return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
 
+# Models built from specs, by spec identity (the spec is kept, so its id is not reused): a case
+# that calls predict_digit several times with one spec builds one model (Keras builds are slow).
+_BUILT: dict[int, tuple[Any, Any]] = {}
+_BUILT_KEEP = 4
+
+
 def _materialized(value: Any) -> Any:
-    if isinstance(value, ModelSpec):
-        return modelinfo.build_from_spec(value)
-    return value
+    if not isinstance(value, ModelSpec):
+        return value
+    if id(value) not in _BUILT:
+        while len(_BUILT) >= _BUILT_KEEP:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[id(value)] = (value, modelinfo.build_from_spec(value))
+    return _BUILT[id(value)][1]
 
 
 def _error_feedback(text: str, error: BaseException) -> CheckFailure:
