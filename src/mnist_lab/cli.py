@@ -131,6 +131,14 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_autograder(args: argparse.Namespace) -> int:
+    from mnist_lab.grading.package import write_autograder
+
+    path = write_autograder(out_dir=args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def cmd_quiz(args: argparse.Namespace) -> int:
     from mnist_lab.quiz.build import write_quiz
 
@@ -263,6 +271,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="variants per parameterised question, 0 to 20 (default: %(default)s)",
     )
     quiz.set_defaults(handler=cmd_quiz)
+
+    autograder = commands.add_parser(
+        "autograder", help="write autograder.zip for Gradescope (also graded by otter run)",
+        description="Build autograder.zip with otter generate: Gradescope's run_autograder grades "
+        "with mnist-lab's harness; 'otter run -a autograder.zip digits.py' also works.",
+    )
+    autograder.add_argument(
+        "--out", type=Path, default=Path("."),
+        help="folder to write autograder.zip into (created if absent; default: current folder)",
+    )
+    autograder.set_defaults(handler=cmd_autograder)
     return parser
 
 
@@ -271,6 +290,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.build import BuildError
     from mnist_lab.data import MnistDataError
     from mnist_lab.grading.grade import GradingSetupError
+    from mnist_lab.grading.package import PackageError
     from mnist_lab.quiz.bank import BankError
     from mnist_lab.quiz.build import QuizError
     from mnist_lab.stubs import MarkerError
@@ -282,6 +302,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         BankError,
         QuizError,
         GradingSetupError,
+        PackageError,
         FileNotFoundError,
         PermissionError,
     )
