@@ -213,3 +213,47 @@ def test_saving_a_fix_and_rerunning_the_check_cell_goes_on(
     after = notebook.cells[check + 1]
     assert not [o for o in after.outputs if o.output_type == "error"]
     assert "after:  dtype float64, values 0.0 to 1.0" in text_of(after)
+
+
+@pytest.mark.full_data
+def test_without_the_sample_the_data_cell_uses_keras_cache_or_stops_clearly(
+    tmp_path: Path, public_tests_dir: Path, full_mnist: Path
+) -> None:
+    """Offline and without data/, the notebook never tries a download: it says what to do."""
+    from nbclient import NotebookClient
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    _prepare_folder(folder, digits_dir=None, tests_dir=public_tests_dir)
+    (folder / "data" / "mnist_sample.npz").unlink()
+    notebook = student_notebook()
+    setup, loader = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"][:2]
+    assert "USE_FULL_MNIST = False" in notebook.cells[loader].source
+    client = NotebookClient(
+        notebook,
+        kernel_manager_class=_kernel_manager_class(tmp_path / "kernels"),
+        kernel_name=KERNEL_NAME,
+        timeout=60,
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
+    )
+    env = _kernel_environment(folder)
+    with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
+        client.execute_cell(notebook.cells[setup], setup)
+        client.execute_cell(notebook.cells[loader], loader)
+        (error,) = notebook.cells[loader].outputs
+        lines = [ANSI.sub("", line) for line in error.traceback]
+        assert error.ename == "StopHere"
+        assert len(lines) <= 4
+        assert "data/mnist_sample.npz was not found" in lines[1]
+        assert "USE_FULL_MNIST = True" in lines[2]
+
+        cache = Path(env["KERAS_HOME"]) / "datasets" / "mnist.npz"
+        cache.parent.mkdir(parents=True)
+        cache.symlink_to(full_mnist)
+        notebook.cells[loader].outputs = []
+        client.execute_cell(notebook.cells[loader], loader)
+
+    shown = text_of(notebook.cells[loader])
+    assert "Data: the full MNIST data set" in shown
+    assert "Training images: (60000, 28, 28)" in shown

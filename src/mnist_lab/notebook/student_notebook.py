@@ -168,19 +168,23 @@ USE_FULL_MNIST = False
 SAMPLE_PATH = Path("data") / "mnist_sample.npz"
 KERAS_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets/mnist.npz"
 
-if USE_FULL_MNIST or (not SAMPLE_PATH.is_file() and KERAS_CACHE.is_file()):
+if USE_FULL_MNIST:
     (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
     data_source = "the full MNIST data set (keras.datasets.mnist)"
-elif SAMPLE_PATH.is_file():
-    with np.load(SAMPLE_PATH) as sample:
-        x_train, y_train = sample["x_train"], sample["y_train"]
-        x_test, y_test = sample["x_test"], sample["y_test"]
-    data_source = f"the sample {SAMPLE_PATH.as_posix()}"
 else:
-    raise StopHere(
-        f"{SAMPLE_PATH.as_posix()} was not found next to this notebook.",
-        "Put the data folder back, or set USE_FULL_MNIST = True (needs the internet once).",
-    )
+    # The sample; without it, a copy Keras downloaded before. Never a download: works offline.
+    data_path = SAMPLE_PATH if SAMPLE_PATH.is_file() else KERAS_CACHE
+    if not data_path.is_file():
+        raise StopHere(
+            f"{SAMPLE_PATH.as_posix()} was not found next to this notebook.",
+            "Put the data folder back, or set USE_FULL_MNIST = True (needs the internet once).",
+        )
+    with np.load(data_path) as arrays:
+        x_train, y_train = arrays["x_train"], arrays["y_train"]
+        x_test, y_test = arrays["x_test"], arrays["y_test"]
+    data_source = f"the sample {SAMPLE_PATH.as_posix()}"
+    if data_path == KERAS_CACHE:
+        data_source = f"the full MNIST data set (Keras' copy in {KERAS_CACHE})"
 
 print(f"Data: {data_source}")
 print(f"Training images: {x_train.shape}, dtype {x_train.dtype}; labels: {y_train.shape}")
