@@ -305,7 +305,9 @@ def answer_some(page, bank: Bank) -> None:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_axe_finds_no_violations(browser, pages, bank, axe_source, artifacts, scheme) -> None:
-    context = browser.new_context(bypass_csp=True, color_scheme=scheme)  # lets axe be injected
+    context = browser.new_context(  # bypass_csp lets axe be injected into the page
+        bypass_csp=True, color_scheme=scheme, viewport={"width": 960, "height": 800}
+    )
     page = context.new_page()
     report = {}
     for name in ("student", "key"):
