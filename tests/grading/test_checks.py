@@ -1,0 +1,212 @@
+"""The helpers the autograder test files go through: checks.py and modelinfo.py, with real
+Keras models and real functions (otter mode)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_lab.grading import checks, modelinfo
+from mnist_lab.grading.protocol import ModelSpec, StudentError
+from mnist_lab.grading.reference import HELPERS
+
+
+def reference_like_model(**compile_options):
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    if compile_options:
+        model.compile(**compile_options)
+    return model
+
+
+def test_importing_checks_does_not_import_tensorflow():
+    code = (
+        "import sys, mnist_lab.grading.checks, mnist_lab.grading.modelinfo; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_describe_compiled_sequential_model():
+    model = reference_like_model(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    info = modelinfo.describe_model(model)
+    json.dumps(info)  # plain data only: it crosses the worker boundary
+    assert info["is_keras_model"]
+    assert info["compiled"]
+    assert info["input_dim"] == 784
+    assert info["dense"] == [
+        {"units": 128, "activation": "relu"},
+        {"units": 10, "activation": "softmax"},
+    ]
+    assert info["other_layers"] == []
+    assert modelinfo.canonical(info["optimizer"]) == "adam"
+    assert modelinfo.canonical(info["loss"]) == "sparsecategoricalcrossentropy"
+    assert info["metrics"] == ["accuracy"]
+    assert info["loss_from_logits"] is False
+
+
+def test_describe_functional_model_with_activation_layers_and_loss_object():
+    inputs = keras.Input(shape=(784,))
+    hidden = keras.layers.ReLU()(keras.layers.Dense(128)(inputs))
+    outputs = keras.layers.Activation("softmax")(keras.layers.Dense(10)(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    info = modelinfo.describe_model(model)
+    assert info["dense"] == [
+        {"units": 128, "activation": "relu"},
+        {"units": 10, "activation": "softmax"},
+    ]
+    assert modelinfo.canonical(info["loss"]) == "sparsecategoricalcrossentropy"
+    assert info["loss_from_logits"] is True
+    assert modelinfo.canonical(info["metrics"][0]) == "sparsecategoricalaccuracy"
+
+
+def test_describe_unbuilt_and_uncompiled_models_and_non_models():
+    unbuilt = keras.Sequential([keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)])
+    info = modelinfo.describe_model(unbuilt)
+    assert info["built"] is False
+    assert info["input_dim"] == 784
+    assert info["dense"][1] == {"units": 10, "activation": "linear"}
+    assert info["compiled"] is False
+    assert info["optimizer"] is None
+    assert modelinfo.describe_model([1, 2]) == {"class": "list", "is_keras_model": False}
+
+
+def test_model_built_from_spec_computes_what_spec_forward_computes():
+    spec = checks.random_spec(7)
+    model = modelinfo.build_from_spec(spec)
+    x = np.random.default_rng(0).uniform(0, 1, size=(5, 784))
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), checks.spec_forward(spec, x), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_call_passes_copies_and_builds_models_from_specs():
+    seen = {}
+
+    def normalize(images):
+        images /= 2  # an in-place change must not reach the test's data
+        return images
+
+    def predict_digit(model, image):
+        seen["model"] = model
+        return 3
+
+    data = np.ones(4)
+    assert np.array_equal(checks.call(normalize, data), np.full(4, 0.5))
+    assert np.array_equal(data, np.ones(4))
+    _result, after = checks.call_returning_arguments(normalize, data)
+    assert np.array_equal(after[0], np.full(4, 0.5))
+    assert np.array_equal(data, np.ones(4))
+    assert checks.call(predict_digit, checks.random_spec(1), np.zeros((28, 28))) == 3
+    assert isinstance(seen["model"], keras.Model)
+
+
+def flatten(images):  # the student's own (wrong) helper, replaced while predict_digit runs
+    return "student flatten"
+
+
+def predict_digit(model, image):
+    if image is None:
+        raise ValueError("boom")
+    return flatten(np.zeros((1, 28, 28))).shape
+
+
+def test_predict_digit_sees_the_reference_helpers_only_during_the_call():
+    assert checks.call(predict_digit, None, np.zeros((28, 28))) == (1, 784)
+    assert flatten(None) == "student flatten"
+    with pytest.raises(checks.CheckFailure, match="raised ValueError: boom"):
+        checks.call(predict_digit, None, None)
+    assert globals()["flatten"] is flatten
+    assert "normalize" not in globals()
+    assert set(HELPERS) == {"normalize", "flatten"}
+
+
+def test_call_feedback_for_missing_and_unwritten_functions():
+    with pytest.raises(checks.CheckFailure, match="not defined in your submission"):
+        checks.call(None, 1)
+
+    def normalize(images):
+        raise NotImplementedError("stub")
+
+    with pytest.raises(checks.CheckFailure, match=r"normalize\(a uint8 array of shape \(2, 3\)\)"):
+        checks.call(normalize, np.zeros((2, 3), np.uint8))
+
+
+def test_expect_raises_accepts_the_type_and_explains_otherwise():
+    def confusion(y_true, y_pred, num_classes=10):
+        if num_classes == 3:
+            raise IndexError("index 3 is out of bounds")
+        if len(y_true) != len(y_pred):
+            raise ValueError("lengths differ")
+        return np.zeros((num_classes, num_classes), int)
+
+    outcome = checks.expect_raises(ValueError, confusion, [1, 2], [1])
+    assert outcome.message == "lengths differ"
+    with pytest.raises(checks.CheckFailure, match=r"returned a int64 array of shape .* instead"):
+        checks.expect_raises(ValueError, confusion, [1], [1])
+    with pytest.raises(checks.CheckFailure, match=r"raised IndexError.*expected ValueError"):
+        checks.expect_raises(ValueError, confusion, [1], [1], num_classes=3)
+    # Under the harness the exception arrives as a StudentError naming its classes.
+    error = StudentError(["ValueError", "Exception", "BaseException"], "bad shape")
+    assert checks.Raised(error.type_names, error.message).is_a(ValueError)
+    assert checks.is_not_implemented(StudentError(["NotImplementedError"], ""))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3, True),
+        (np.int64(3), True),
+        (np.uint8(9), True),
+        (np.array(4), True),
+        (True, False),
+        (3.0, False),
+        (np.float32(3), False),
+        (np.array([3]), False),
+        ("3", False),
+    ],
+)
+def test_int_like(value, expected):
+    assert checks.is_int_like(value) is expected
+
+
+def test_as_model_and_as_array_explain_what_came_back():
+    assert isinstance(checks.as_model(reference_like_model()), checks.LocalModel)
+    with pytest.raises(checks.CheckFailure, match="returned 'model'; expected a Keras model"):
+        checks.as_model("model")
+    with pytest.raises(checks.CheckFailure, match="expected a NumPy array"):
+        checks.as_array(None, "normalize(x)")
+    assert checks.as_array([1.5, 2], "f()").dtype == np.float64
+
+
+def test_local_model_fits_predicts_and_describes_like_a_remote_one():
+    model = checks.as_model(
+        reference_like_model(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+    )
+    x = np.random.default_rng(0).uniform(0, 1, size=(64, 784)).astype("float32")
+    history = model.fit(x, np.arange(64) % 10, epochs=1, batch_size=32, seed=0)
+    assert set(history) >= {"loss", "accuracy"}
+    assert model.predict(x[:3]).shape == (3, 10)
+    assert [w.shape for w in model.get_weights()][:2] == [(784, 128), (128,)]
+    assert model.description["dense"][0]["units"] == 128
+    assert isinstance(ModelSpec([], 784), ModelSpec)
