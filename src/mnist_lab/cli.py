@@ -291,6 +291,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.data import MnistDataError
     from mnist_lab.grading.grade import GradingSetupError
     from mnist_lab.grading.package import PackageError
+    from mnist_lab.grading.sandbox import SandboxError
     from mnist_lab.quiz.bank import BankError
     from mnist_lab.quiz.build import QuizError
     from mnist_lab.stubs import MarkerError
@@ -302,6 +303,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         BankError,
         QuizError,
         GradingSetupError,
+        SandboxError,
         PackageError,
         FileNotFoundError,
         PermissionError,

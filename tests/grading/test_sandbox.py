@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -161,3 +163,71 @@ def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: 
     assert len(output) <= 4000
     data = json.loads(results.read_text(encoding="ascii"))
     data["tests"][0]["output"].encode("utf-8")  # no lone surrogates left
+
+
+@needs_root
+def test_processes_the_submission_starts_are_killed_even_when_they_escape(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="mnist-lab-pids-"))  # pytest's tmp is private
+    request.addfinalizer(lambda: shutil.rmtree(shared))
+    os.chmod(shared, 0o777)
+    submission = write(
+        tmp_path / "sub",
+        "digits.py",
+        f"""
+        import os
+        import time
+
+        def probe(what):
+            for _ in range(5):
+                if os.fork() == 0:
+                    try:
+                        os.setsid()  # leave the worker's session, as a daemon would
+                        with open(os.path.join({str(shared)!r}, str(os.getpid())), "w"):
+                            pass
+                        time.sleep(600)
+                    finally:
+                        os._exit(0)
+            deadline = time.time() + 10
+            while len(os.listdir({str(shared)!r})) < 5 and time.time() < deadline:
+                time.sleep(0.05)
+            return "spawned"
+
+        def slow(seconds):
+            return seconds
+        """,
+    )
+    tests = probe_tests(tmp_path / "tests", {"spawns": "assert probe(1) == 'spawned'"})
+    result = grade_submission(submission=submission, tests_dir=tests)
+    assert result.tests[0].passed
+    pids = [int(path.name) for path in shared.iterdir()]
+    assert len(pids) == 5
+    assert [pid for pid in pids if running(pid)] == []
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (killed, waiting to be reaped by init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. an interpreter without NumPy: before any student code runs, so no score is given."""
+    bundle = sandbox._module_bundle()
+    broken = [
+        [name, "import no_such_module_here\n" if name.endswith("protocol") else source]
+        for name, source in bundle
+    ]
+    monkeypatch.setattr(sandbox, "_module_bundle", lambda: broken)
+    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
+    tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
+    results = tmp_path / "results.json"
+    with pytest.raises(sandbox.SandboxError, match=r"the grading worker did not start.*no_such"):
+        grade_submission(submission=submission, tests_dir=tests, results_path=results)
+    assert not results.exists()

@@ -304,6 +304,7 @@ class Session:
         self.reference_installed = False
         self.scratch = sandbox.make_scratch(self.submission, uid=self.uid)
         self.worker = sandbox.WorkerProcess(scratch=self.scratch, uid=self.uid, limits=self.limits)
+        self.worker.check_started(timeout=IMPORT_TIME_MIN)
         name = self.submission.stem if self.submission.stem.isidentifier() else "submission"
         request = {
             "op": "load",

@@ -48,6 +48,10 @@ STATE_FILE = STATE_DIR / "mnist-lab-grading-permissions.json"
 WORKER_UID_RANGE = (2_000_000, 2_900_000)  # fresh ids nobody else uses
 
 
+class SandboxError(Exception):
+    """The worker cannot be started here (an environment problem, not the student's code)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one worker."""
@@ -277,17 +281,21 @@ class WorkerProcess:
         options: dict[str, Any] = {}
         if uid is not None:
             options.update(user=uid, group=uid, extra_groups=[])
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOTSTRAP],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=scratch,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-            **options,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", BOOTSTRAP],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=scratch,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                **options,
+            )
+        except OSError as error:
+            who = f" as uid {uid}" if uid is not None else ""
+            raise SandboxError(f"cannot start the grading worker{who}: {error}") from error
         self.output = OutputSink(self.process.stderr)
         self._replies: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=self._read_replies, daemon=True)
@@ -297,6 +305,19 @@ class WorkerProcess:
             "max_processes": limits.max_processes,
         }
         self._send({"modules": _module_bundle(), "config": config})
+
+    def check_started(self, *, timeout: float) -> None:
+        """Wait until the worker answers, before any student code runs in it."""
+        try:
+            reply = self.request({"op": "ping"}, timeout=timeout)
+        except protocol.WorkerFailure as failure:
+            time.sleep(0.2)  # let the output drain
+            detail = self.output.text(limit=600).strip().replace("\n", " | ")
+            raise SandboxError(
+                f"the grading worker did not start ({failure}): {detail or 'no output'}"
+            ) from None
+        if reply.get("ok") is not True:
+            raise SandboxError("the grading worker did not start (bad reply to ping)")
 
     def _read_replies(self) -> None:
         fd = self.process.stdout.fileno()

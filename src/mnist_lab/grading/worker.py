@@ -272,6 +272,7 @@ def serve(*, in_fd: int, out_fd: int, config: dict[str, Any]) -> None:
     _set_limits(config)
     worker = Worker(config)
     handlers = {
+        "ping": lambda request: {"ok": True},
         "load": worker.op_load,
         "install": worker.op_install,
         "call": worker.op_call,
