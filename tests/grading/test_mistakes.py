@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading.package import run_cases_in_process, test_file_sources
+from mnist_lab.grading.package import autograder_sources, run_cases_in_process
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -115,7 +115,7 @@ def case_points() -> dict[str, float]:
     from mnist_lab.grading.package import case_title, load_cases
 
     points = {}
-    for file_name, source in test_file_sources().items():
+    for file_name, source in autograder_sources().items():
         name, cases = load_cases(source, f"{file_name}.py")
         points.update({f"{name}: {case_title(case)}": float(case.points) for case in cases})
     return points
