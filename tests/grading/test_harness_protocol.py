@@ -132,3 +132,14 @@ def test_student_errors_carry_type_names_and_message() -> None:
     assert student.type_names == ["KeyError", "LookupError", "Exception", "BaseException"]
     assert "missing" in student.message
     assert not isinstance(student, protocol.WorkerFailure)
+
+
+def test_an_array_header_promising_more_data_than_sent_is_refused() -> None:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+    )
+    buffer.write(b"\x00" * 64)
+    tree = {"t": "array", "npy": base64.b64encode(buffer.getvalue()).decode()}
+    with pytest.raises(protocol.ProtocolError, match="header does not match"):
+        protocol.decode_value(tree)

@@ -183,6 +183,18 @@ def _npy_array(text: Any) -> np.ndarray:
         raise ProtocolError("array payload is not a string")
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
+        stream = io.BytesIO(raw)
+        version = np.lib.format.read_magic(stream)
+        readers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
+        if version not in readers:
+            raise ValueError(f".npy format version {version} is not accepted")
+        shape, _, dtype = readers[version](stream, max_header_size=10000)
+        # The header must not promise more data than was sent (no huge allocation on a lie).
+        if dtype.hasobject or math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+            raise ValueError("the header does not match the data")
         array = np.load(io.BytesIO(raw), allow_pickle=False)
     except Exception as error:  # any malformed .npy is the worker's fault, never ours
         raise ProtocolError(f"malformed array payload: {error}") from None

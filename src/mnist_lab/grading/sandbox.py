@@ -265,6 +265,7 @@ class WorkerProcess:
         self.uid = uid
         self.limits = limits
         self.dead_reason: str | None = None
+        self.peak_rss = 0  # the most resident memory the watchdog saw (bytes)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(scratch),
@@ -377,7 +378,9 @@ class WorkerProcess:
             raise protocol.WorkerFailure(self.dead_reason)
 
     def _rss_exceeded(self) -> bool:
-        return _rss_bytes(self._pids()) > self.limits.memory_bytes
+        rss = _rss_bytes(self._pids())
+        self.peak_rss = max(self.peak_rss, rss)
+        return rss > self.limits.memory_bytes
 
     def _exit_description(self) -> str:
         code = self.process.poll()
