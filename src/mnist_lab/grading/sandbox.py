@@ -126,6 +126,11 @@ def protected_paths(extra: list[Path]) -> list[Path]:
     ):
         with contextlib.suppress(ModuleNotFoundError, TypeError):
             paths.add(Path(str(resources.files(package))))
+    for path in list(paths):  # a development checkout: its git history holds the solutions
+        for ancestor in path.resolve().parents:
+            if (ancestor / ".git").is_dir():
+                paths.add(ancestor / ".git")
+                break
     for path in extra:
         paths.add(Path(path))
     return sorted(p.resolve() for p in paths if p.exists())

@@ -3,7 +3,13 @@
 import glob
 import os
 
-SECRETS = ["@TESTS_DIR@", "@FIXTURES_DIR@", "@SOLUTIONS_DIR@", "@PACKAGE_DIR@"]
+SECRETS = [
+    "@SOURCE_DIR@",
+    "@FIXTURES_DIR@",
+    "@SOLUTIONS_DIR@",
+    "@PACKAGE_DIR@",
+    "@GIT_DIR@",
+]
 
 
 def stolen():
