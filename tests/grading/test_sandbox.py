@@ -246,3 +246,29 @@ def assert_modes_restored(originals: dict[Path, int]) -> None:
     if sandbox.STATE_FILE.exists():  # another grading run on this machine still holds them
         return
     assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in originals} == originals
+
+
+def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Path) -> None:
+    cells = [
+        "import time\nstarted = time.time()",
+        "while True:  # training on the full data set, say\n    time.sleep(0.01)",
+        textwrap.dedent(SUBMISSION),
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "outputs": [], "source": cell} for cell in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    submission = tmp_path / "sub" / "digits.ipynb"
+    submission.parent.mkdir()
+    submission.write_text(json.dumps(notebook), encoding="utf-8")
+    tests = probe_tests(tmp_path / "tests", {"defined after the slow cell": "assert slow(0) == 0"})
+    result = grade_submission(submission=submission, tests_dir=tests, time_limit=1.5)
+    assert result.tests[0].passed
+    assert any(
+        "code cell 2" in note and "ran longer than 1.5 s and was stopped" in note
+        for note in result.notes
+    )

@@ -312,11 +312,14 @@ class Session:
             "path": str(self.scratch / self.submission.name),
             "chunks": self.source.chunks,
             "tolerate_errors": self.source.is_notebook,
+            # A slow exploration cell (training on the full data) is stopped and skipped.
+            "chunk_time_limit": self.time_limit if self.source.is_notebook else None,
         }
+        limit = max(IMPORT_TIME_MIN, 3 * self.time_limit)
+        if self.source.is_notebook:
+            limit += self.time_limit * len(self.source.chunks)
         try:
-            reply = self.worker.request(
-                request, timeout=self._timeout(max(IMPORT_TIME_MIN, 3 * self.time_limit))
-            )
+            reply = self.worker.request(request, timeout=self._timeout(limit))
         except protocol.WorkerFailure as failure:
             self.load_error = f"Importing your submission failed: {failure}."
             return
