@@ -117,12 +117,15 @@ def test_public_tests_run_without_mnist_lab(public_dir):
     stubs = outcomes["digits", "exercises"]
     assert all(all(passed) for passed in reference.values()), reference
     assert not any(any(passed) for passed in stubs.values()), stubs
-    public_cases = sum(
+    assert sum(len(v) for v in reference.values()) == public_case_count()
+
+
+def public_case_count() -> int:
+    return sum(
         not case.hidden
         for name, source in autograder_sources().items()
         for case in load_cases(source, name)[1]
     )
-    assert sum(len(v) for v in reference.values()) == public_cases
 
 
 def test_public_tests_refuse_a_file_as_output_folder(tmp_path):
@@ -222,9 +225,31 @@ def test_otter_run_on_the_zip_agrees_with_mnist_lab_grade(autograder_zip, submis
     from mnist_lab.grading.grade import grade_submission
 
     by_otter = otter_run(autograder_zip, submission, tmp_path / "otter")
-    harness = grade_submission(submission=submission)
+    harness = grade_submission(submission=submission, time_limit=120.0)
     by_harness: dict[str, float] = {}
     for case in harness.tests:
         by_harness[case.function] = by_harness.get(case.function, 0.0) + case.score
     assert by_otter == by_harness
     assert sum(by_otter.values()) == (80.0 if submission == REFERENCE else 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("submission", "expected"), [(REFERENCE, "All tests passed!"), (STUBS, "")]
+)
+def test_otter_check_runs_the_public_tests(public_dir, submission, expected, tmp_path):
+    (tmp_path / "digits.py").write_bytes(submission.read_bytes())
+    completed = subprocess.run(
+        [sys.executable, "-m", "otter", "check", "digits.py", "-t", str(public_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if expected:
+        assert expected in completed.stdout, completed.stdout[-2000:] + completed.stderr[-2000:]
+    else:
+        assert "All tests passed!" not in completed.stdout
+        # every public case fails and says why
+        assert completed.stdout.count("not written yet") == public_case_count()
