@@ -210,3 +210,15 @@ def test_local_model_fits_predicts_and_describes_like_a_remote_one():
     assert [w.shape for w in model.get_weights()][:2] == [(784, 128), (128,)]
     assert model.description["dense"][0]["units"] == 128
     assert isinstance(ModelSpec([], 784), ModelSpec)
+
+
+def test_tensorflow_results_come_back_as_arrays_as_under_the_harness():
+    import tensorflow as tf
+
+    def predict_digit(model, image):
+        return tf.argmax(tf.constant([[0.1, 0.7, 0.2]]), axis=1)[0]
+
+    result = checks.call(predict_digit, None, np.zeros((28, 28)))
+    assert isinstance(result, np.ndarray)
+    assert checks.is_int_like(result)
+    assert int(result) == 1

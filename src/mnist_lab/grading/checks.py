@@ -152,7 +152,15 @@ def _invoke(func: Any, args: tuple, kwargs: dict, *, name: str | None = None) ->
     real_args = tuple(_materialized(_copied(arg)) for arg in args)
     real_kwargs = {key: _materialized(_copied(value)) for key, value in kwargs.items()}
     with _reference_helpers(func):
-        return func(*real_args, **real_kwargs)
+        return _as_sent(func(*real_args, **real_kwargs))
+
+
+def _as_sent(value: Any) -> Any:
+    """A TensorFlow eager tensor as the NumPy array the harness' worker would send back."""
+    kind = type(value)
+    if kind.__name__ == "EagerTensor" and kind.__module__.startswith("tensorflow"):
+        return np.asarray(value.numpy())
+    return value
 
 
 def call(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -189,7 +197,7 @@ def call_returning_arguments(func: Any, *args: Any) -> tuple[Any, tuple]:
         sent = tuple(_copied(arg) for arg in args)
         with _reference_helpers(func):
             result = func(*(_materialized(arg) for arg in sent))
-        return result, sent
+        return _as_sent(result), sent
     except WorkerFailure:
         raise
     except Exception as error:

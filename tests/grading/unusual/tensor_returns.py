@@ -1,5 +1,6 @@
 """Correct but unusual: normalize returns a tf.Tensor, TensorFlow reshape, predict_on_batch with
-tf.argmax, tf.math.confusion_matrix, an Input + Dense with activation functions."""
+tf.argmax returning a 0-d tensor, tf.math.confusion_matrix, Dense layers with activation
+functions."""
 
 import keras
 import numpy as np
@@ -44,7 +45,7 @@ def predict_digit(model, image):
     if np.shape(image) not in ((28, 28), (28, 28, 1)):
         raise ValueError("predict_digit expects a (28, 28) or (28, 28, 1) image")
     batch = np.asarray(normalize(np.reshape(image, (1, 28, 28)))).reshape(1, 784)
-    return int(tf.argmax(model.predict_on_batch(batch), axis=1)[0])
+    return tf.argmax(model.predict_on_batch(batch), axis=1)[0]  # a 0-d integer tensor
 
 
 def confusion(y_true, y_pred, num_classes=10):
