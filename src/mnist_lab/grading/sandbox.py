@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import queue
@@ -80,6 +79,8 @@ def _pid_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _state_lock() -> Iterator[dict[str, Any]]:
+    import fcntl  # POSIX only, like everything that needs root here
+
     with open(LOCK_FILE, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -405,7 +406,10 @@ class WorkerProcess:
             self.dead_reason = reason
         for _ in range(3):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                if hasattr(os, "killpg"):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:  # Windows (a student's own `mnist-lab check`): no process groups
+                    self.process.kill()
             for pid in self._pids() if self.uid is not None else []:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)

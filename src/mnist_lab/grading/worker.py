@@ -55,7 +55,10 @@ sys.modules["mnist_lab.grading.worker"].serve(in_fd=_in, out_fd=_out, config=_bu
 
 def _set_limits(config: dict[str, Any]) -> None:
     """Limits the process can set on itself (it is already unprivileged when these run)."""
-    import resource
+    try:
+        import resource
+    except ImportError:  # Windows: no resource limits
+        return
 
     for name, value in (
         ("RLIMIT_CORE", 0),
@@ -266,10 +269,11 @@ def _time_limit(seconds: float | None):
     The grader's deadline still bounds everything: this only lets one slow exploration cell be
     skipped instead of failing the whole notebook.
     """
-    if not seconds:
+    import signal
+
+    if not seconds or not hasattr(signal, "setitimer"):  # no limit, or Windows
         yield
         return
-    import signal
 
     def interrupt(signum: int, frame: Any) -> None:
         raise CellTimeLimit(f"the cell ran longer than {seconds:g} s and was stopped")
