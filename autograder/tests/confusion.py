@@ -58,6 +58,7 @@ def test_returns_10_by_10_integer_array(confusion):
 @test_case(points=2, hidden=False)
 def test_length_mismatch_raises_value_error(confusion):
     """different lengths raise ValueError"""
+    checks.call(confusion, np.array([1, 2]), np.array([1, 2]))  # valid: no error
     checks.expect_raises(
         ValueError,
         confusion,
@@ -109,6 +110,7 @@ def test_uses_num_classes(confusion):
 @test_case(points=3, hidden=True)
 def test_rejects_labels_out_of_range(confusion):
     """labels outside 0..num_classes-1 (even negative) raise ValueError"""
+    checks.call(confusion, np.array([0, 2]), np.array([2, 0]), num_classes=3)  # valid: no error
     cases = (
         ((np.array([0, 10]), np.array([0, 1])), {}),
         ((np.array([0, 1]), np.array([0, -1])), {}),

@@ -93,7 +93,12 @@ def test_leaves_input_unchanged(normalize):
     ):
         original = images.copy()
         text = checks.call_text("normalize", images)
-        _, after = checks.call_returning_arguments(normalize, images)
+        result, after = checks.call_returning_arguments(normalize, images)
+        result = checks.as_array(result, text)
+        if result.shape != original.shape:
+            checks.fail(
+                f"{text} returned an array of shape {result.shape}; it must keep the shape."
+            )
         changed = np.asarray(after[0])
         if changed.shape != original.shape or not np.array_equal(changed, original):
             checks.fail(

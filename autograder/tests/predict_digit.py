@@ -111,11 +111,13 @@ def test_returns_one_whole_number(predict_digit):
 @test_case(points=2, hidden=False)
 def test_colour_image_raises_value_error(predict_digit):
     """a colour image (28, 28, 3) raises ValueError"""
+    spec = checks.random_spec(2)
+    checks.call(predict_digit, spec, np.zeros((28, 28), dtype=np.uint8))  # valid: no error
     image = np.zeros((28, 28, 3), dtype=np.uint8)
     checks.expect_raises(
         ValueError,
         predict_digit,
-        checks.random_spec(2),
+        spec,
         image,
         why="one grey image has shape (28, 28) or (28, 28, 1)",
     )
@@ -180,6 +182,7 @@ def test_flattens_row_by_row(predict_digit):
 def test_rejects_every_other_shape(predict_digit):
     """rejects every other shape with ValueError"""
     spec = checks.random_spec(3)
+    checks.call(predict_digit, spec, np.zeros((28, 28, 1), dtype=np.uint8))  # valid: no error
     for shape in ((28, 28, 3), (1, 28, 28), (784,), (28, 27), (2, 28, 28)):
         checks.expect_raises(
             ValueError,

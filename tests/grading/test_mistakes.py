@@ -210,3 +210,16 @@ def assert_hidden_feedback_shows_no_test_source(results: dict) -> None:
 )
 def test_correct_but_unusual_submission_gets_full_marks(grader, submission):
     assert_graded(GRADERS[grader](HERE / "unusual" / f"{submission}.py"), failing=set())
+
+
+DEGENERATE = sorted(path.stem for path in (HERE / "degenerate").glob("*.py"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("grader", "submission"), list(itertools.product(sorted(GRADERS), DEGENERATE))
+)
+def test_degenerate_submission_scores_zero(grader, submission):
+    assert_graded(
+        GRADERS[grader](HERE / "degenerate" / f"{submission}.py"), failing=set(case_points())
+    )
