@@ -302,10 +302,22 @@ class Session:
         self.stop()
         self.generation += 1
         self.reference_installed = False
+        startup_limit = min(IMPORT_TIME_MIN, self.remaining())
+        if startup_limit <= 0:
+            self.load_error = "Not run: the time budget for grading was used up."
+            return
         self.scratch = sandbox.make_scratch(self.submission, uid=self.uid)
         self.worker = sandbox.WorkerProcess(scratch=self.scratch, uid=self.uid, limits=self.limits)
-        self.worker.check_started(timeout=IMPORT_TIME_MIN)
-        name = self.submission.stem if self.submission.stem.isidentifier() else "submission"
+        try:
+            self.worker.check_started(timeout=startup_limit)
+        except sandbox.SandboxError:
+            if startup_limit < IMPORT_TIME_MIN:  # cut short by the budget, not a broken setup
+                self.load_error = "Not run: the time budget for grading was used up."
+                return
+            raise
+        # The module's name: "digits" as in the exercise (a file called numpy.py must not
+        # shadow NumPy in the worker).
+        name = "digits" if self.submission.stem == "digits" else "submission"
         request = {
             "op": "load",
             "module_name": name,
@@ -361,6 +373,8 @@ class Session:
     def _ready_worker(self) -> sandbox.WorkerProcess:
         if self.worker is None or self.worker.dead_reason:
             self.start()
+            if self.load_error and self.load_error.startswith("Not run"):
+                raise protocol.WorkerFailure(self.load_error)
             if self.load_error:
                 raise protocol.WorkerFailure(
                     f"the worker was restarted and the submission no longer imports: "
