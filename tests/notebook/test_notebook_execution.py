@@ -258,3 +258,23 @@ def test_without_the_sample_the_data_cell_uses_keras_cache_or_stops_clearly(
     shown = text_of(notebook.cells[loader])
     assert "Data: the full MNIST data set" in shown
     assert "Training images: (60000, 28, 28)" in shown
+
+
+def test_a_cell_that_runs_too_long_is_stopped_and_named(
+    tmp_path: Path, public_tests_dir: Path, digits_folder
+) -> None:
+    hanging = "import time\n\ntime.sleep(600)\n" + solution_text()  # digits.py hangs on import
+    out = tmp_path / NOTEBOOK_NAME
+    started = time.perf_counter()
+    with pytest.raises(
+        NotebookExecutionError, match=r"cell 2 \(cell-02\): a cell ran longer than 8 s"
+    ):
+        write_notebook(
+            out_path=out,
+            executed=True,
+            digits_dir=digits_folder(hanging),
+            tests_dir=public_tests_dir,
+            timeout=8,
+        )
+    assert time.perf_counter() - started < 45
+    assert not out.exists()

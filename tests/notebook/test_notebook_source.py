@@ -133,4 +133,6 @@ def test_a_bad_out_path_is_refused_and_nothing_is_written(tmp_path: Path) -> Non
         write_notebook(out_path=tmp_path)
     with pytest.raises(NotebookError, match="does not exist"):
         write_notebook(out_path=tmp_path / "missing" / NOTEBOOK_NAME)
+    with pytest.raises(NotebookError, match="timeout must be a positive number"):
+        write_notebook(out_path=tmp_path / NOTEBOOK_NAME, timeout=0)
     assert list(tmp_path.iterdir()) == []

@@ -142,6 +142,8 @@ def write_notebook(
     :class:`NotebookExecutionError` and nothing is written. Returns ``out_path``.
     """
     out_path = Path(out_path)
+    if not timeout > 0:
+        raise NotebookError(f"timeout must be a positive number of seconds, got {timeout}")
     if out_path.is_dir():
         raise NotebookError(f"{out_path}: is a folder, expected a notebook file path")
     if not out_path.parent.is_dir():
@@ -201,7 +203,7 @@ def _kernel_manager_class(spec_root: Path):
     nbclient creates (and so shuts down) the manager itself; its kernel spec is a private one
     in ``spec_root`` rather than whatever "python3" means on this machine.
     """
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from traitlets import default
 
@@ -222,7 +224,7 @@ def _kernel_manager_class(spec_root: Path):
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), "utf-8")
 
-    class PrivateKernelManager(KernelManager):
+    class PrivateKernelManager(AsyncKernelManager):  # nbclient drives kernels with asyncio
         @default("kernel_spec_manager")
         def _private_kernel_specs(self) -> KernelSpecManager:
             return KernelSpecManager(kernel_dirs=[str(spec_root)], ensure_native_kernel=False)
@@ -272,11 +274,22 @@ def _executed(notebook, *, digits_dir: Path | None, tests_dir: Path | None, time
                 notebook=notebook,
             ) from None
         except (CellTimeoutError, DeadKernelError) as error:
-            tail = log_path.read_text("utf-8", errors="replace").strip().splitlines()[-5:]
-            detail = "; kernel said: " + " | ".join(tail) if tail else ""
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            started = [
+                index
+                for index, cell in enumerate(notebook.cells)
+                if cell.cell_type == "code" and cell.execution_count is not None
+            ]
+            index = started[-1] if started else None  # the cell that was running
+            if isinstance(error, CellTimeoutError):
+                what = f"a cell ran longer than {timeout:g} s"
+            else:
+                tail = log_path.read_text("utf-8", errors="replace").strip().splitlines()[-3:]
+                what = "the kernel died" + (": " + " | ".join(tail) if tail else "")
+            cell = f"cell {index + 1} ({notebook.cells[index].id})" if index is not None else "?"
             raise NotebookExecutionError(
-                f"running the notebook failed: {type(error).__name__}: {first_line}{detail}",
+                f"running the notebook failed at {cell}: {what}",
+                cell_index=index,
+                ename=type(error).__name__,
                 notebook=notebook,
             ) from None
     notebook.metadata["kernelspec"] = dict(STUDENT_KERNELSPEC)
