@@ -72,11 +72,11 @@ def executed(tmp_path_factory):
     write_notebook(out_path=out, executed=True)
     seconds = time.perf_counter() - started
     print(f"\nexecuted the notebook with the reference solution in {seconds:.1f} s")
-    return nbformat.read(out, as_version=4), seconds
+    return nbformat.read(out, as_version=4), seconds, out
 
 
 def test_reference_solution_runs_top_to_bottom_in_time(executed) -> None:
-    notebook, seconds = executed
+    notebook, seconds, _ = executed
     assert seconds < TIME_LIMIT_SECONDS
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code)
@@ -85,7 +85,7 @@ def test_reference_solution_runs_top_to_bottom_in_time(executed) -> None:
 
 
 def test_executed_notebook_shows_the_key_results(executed) -> None:
-    notebook, _ = executed
+    notebook, _, _ = executed
     everything = "\n".join(text_of(cell) for cell in notebook.cells)
     for function in ("normalize", "flatten", "build_model", "confusion", "predict_digit"):
         passed = text_of(notebook.cells[check_cell(notebook, function)])
@@ -101,7 +101,7 @@ def test_executed_notebook_shows_the_key_results(executed) -> None:
 
 
 def test_executed_notebook_has_all_its_figures(executed) -> None:
-    notebook, _ = executed
+    notebook, _, _ = executed
     sizes = png_sizes(notebook)
     # sample digits, histograms, flatten, curves, confusion matrix, misclassified, predictions
     assert len(sizes) >= 7
@@ -278,3 +278,10 @@ def test_a_cell_that_runs_too_long_is_stopped_and_named(
         )
     assert time.perf_counter() - started < 45
     assert not out.exists()
+
+
+def test_executing_twice_gives_the_same_bytes(executed, tmp_path: Path) -> None:
+    """Fixed seed, deterministic ops, no timings in the outputs: the build is repeatable."""
+    _, _, first = executed
+    second = write_notebook(out_path=tmp_path / "again.ipynb", executed=True)
+    assert first.read_bytes() == second.read_bytes()

@@ -311,6 +311,18 @@ EPOCHS = 5
 BATCH_SIZE = 64
 VALIDATION_SPLIT = 0.1
 
+
+class ShowEpoch(tf.keras.callbacks.Callback):
+    """Prints one line per epoch: loss and accuracy on the training and validation images."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(
+            f"epoch {epoch + 1}/{EPOCHS}: "
+            f"training loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.2%} | "
+            f"validation loss {logs['val_loss']:.4f}, accuracy {logs['val_accuracy']:.2%}"
+        )
+
+
 tf.keras.utils.set_random_seed(SEED)
 history = model.fit(
     x_train_flat,
@@ -318,7 +330,8 @@ history = model.fit(
     epochs=EPOCHS,
     batch_size=BATCH_SIZE,
     validation_split=VALIDATION_SPLIT,
-    verbose=2,
+    verbose=0,
+    callbacks=[ShowEpoch()],
 )
 
 # %%
