@@ -13,13 +13,13 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from mnist_lab import __version__
+from mnist_lab.archives import deterministic_zip
 from mnist_lab.data import SAMPLE_RESOURCE
 from mnist_lab.stubs import STUDENT_MODULE, generate_stubs, solution_source
 
@@ -239,20 +239,14 @@ def write_autograder_zip(staging: Path, options: BuildOptions) -> None:
 
 def write_student_zip(staging: Path, options: BuildOptions) -> None:
     """student.zip: the student folder, with fixed timestamps so builds are repeatable."""
-    write_repeatable_zip(staging / "student", staging / "student.zip", root="student")
+    folder = staging / "student"
+    files = {
+        f"student/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+    (staging / "student.zip").write_bytes(deterministic_zip(files))
 
-
-def write_repeatable_zip(folder: Path, destination: Path, *, root: str) -> None:
-    """Zip ``folder`` under ``root/`` with sorted names, fixed dates and modes."""
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(f"{root}/{path.relative_to(folder).as_posix()}", ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-
-
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 STEPS: list[tuple[str, Step]] = [
     ("student stubs (digits.py)", write_student_stubs),

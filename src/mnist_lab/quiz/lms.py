@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import html
 import re
-import zipfile
 from decimal import Decimal
-from io import BytesIO
 
 from mnist_lab.quiz.bank import Bank, Question
 
 _INLINE_CODE = re.compile(r"`([^`]+)`")
-ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: same bytes on every build
 
 
 def text_html(text: str) -> str:
@@ -75,17 +72,3 @@ def groups(bank: Bank) -> list[tuple[str | None, tuple[Question, ...]]]:
             members = tuple(q for q in bank.questions if q.variant_of == question.variant_of)
             result.append((question.variant_of, members))
     return result
-
-
-def deterministic_zip(files: dict[str, bytes]) -> bytes:
-    """A zip of ``files`` (name -> bytes) with fixed timestamps and permissions, in name order,
-    so the same input gives the same bytes."""
-    buffer = BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, whatever system builds it
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return buffer.getvalue()

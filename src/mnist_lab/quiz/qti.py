@@ -26,9 +26,9 @@ import hashlib
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
+from mnist_lab.archives import deterministic_zip
 from mnist_lab.quiz.bank import Bank, Question
 from mnist_lab.quiz.lms import (
-    deterministic_zip,
     groups,
     number_range,
     number_text,
