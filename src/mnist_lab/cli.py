@@ -292,8 +292,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.grading.grade import GradingSetupError
     from mnist_lab.grading.package import PackageError
     from mnist_lab.grading.sandbox import SandboxError
+    from mnist_lab.notebook import NotebookError
     from mnist_lab.quiz.bank import BankError
     from mnist_lab.quiz.build import QuizError
+    from mnist_lab.quiz.html import QuizPageError
     from mnist_lab.stubs import MarkerError
 
     return (
@@ -305,6 +307,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
         GradingSetupError,
         SandboxError,
         PackageError,
+        NotebookError,
+        QuizPageError,
         FileNotFoundError,
         PermissionError,
     )
