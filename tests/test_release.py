@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.build import MANIFEST, BuildOptions, build_release
-from mnist_lab.grading.package import load_cases, test_file_sources
+from mnist_lab.grading.package import load_cases, autograder_sources
 from mnist_lab.quiz.bank import load_bank
 from mnist_lab.stubs import BEGIN_MARKER, END_MARKER, solution_source
 
@@ -27,7 +27,7 @@ EXPECTED_FILES = {
     "student/quiz.html",
     "student/data/mnist_sample.npz",
     "student/data/NOTICE.md",
-    *(f"student/tests/{name}.py" for name in test_file_sources()),
+    *(f"student/tests/{name}.py" for name in autograder_sources()),
     "student.zip",
     "instructor/solutions/digits.py",
     "instructor/mnist_digits_solution.ipynb",
@@ -76,7 +76,7 @@ def solution_answer_lines() -> list[str]:
 def hidden_cases() -> list[tuple[str, str, str]]:
     """(file, case function name, title) of every hidden case."""
     found = []
-    for file_name, source in test_file_sources().items():
+    for file_name, source in autograder_sources().items():
         _, cases = load_cases(source, f"{file_name}.py")
         for case in cases:
             if case.hidden:
@@ -154,7 +154,7 @@ def test_the_instructor_gets_what_students_must_not(release):
     assert slide_question.reference_answer.split(".")[0] in key
     guide = (release / "instructor" / "grading-guide.md").read_text()
     total = sum(
-        case.points for source in test_file_sources().values() for case in load_cases(source)[1]
+        case.points for source in autograder_sources().values() for case in load_cases(source)[1]
     )
     assert f"**{total:g}**" in guide
 

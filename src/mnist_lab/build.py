@@ -157,10 +157,10 @@ def _render_markdown(template: str, **context) -> str:
 
 def grading_table() -> list[dict]:
     """Every autograder case: ``{"function", "name", "points", "hidden"}``, in file order."""
-    from mnist_lab.grading.package import case_title, load_cases, test_file_sources
+    from mnist_lab.grading.package import autograder_sources, case_title, load_cases
 
     rows = []
-    for file_name, source in test_file_sources().items():
+    for file_name, source in autograder_sources().items():
         name, cases = load_cases(source, f"{file_name}.py")
         for case in cases:
             rows.append(

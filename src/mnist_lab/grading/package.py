@@ -486,8 +486,3 @@ def write_autograder(*, out_dir: Path) -> Path:
         shutil.copyfile(final, destination.with_suffix(".zip.partial"))
         os.replace(destination.with_suffix(".zip.partial"), destination)
     return destination
-
-
-# The first name of autograder_sources (build.py uses it); test modules import autograder_sources,
-# since pytest would collect a function named test_* imported into a test module.
-test_file_sources = autograder_sources
