@@ -4,6 +4,7 @@ second build gives the same bytes."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import subprocess
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.build import MANIFEST, BuildOptions, build_release
-from mnist_lab.grading.package import load_cases, autograder_sources
+from mnist_lab.grading.package import autograder_sources, load_cases
 from mnist_lab.quiz.bank import load_bank
+from mnist_lab.quiz.variants import bank_with_variants
 from mnist_lab.stubs import BEGIN_MARKER, END_MARKER, solution_source
 
 pytestmark = pytest.mark.slow
@@ -68,20 +70,35 @@ def solution_answer_lines() -> list[str]:
             inside = True
         elif END_MARKER.match(line):
             inside = False
-        elif inside and len(line.strip()) >= 12:
+        elif inside and len(line.strip()) >= 20 and not line.strip().endswith(("(", "[")):
+            # whole statements, not an opening like "model.compile(" that prose also uses
             lines.append(line.strip())
     return lines
 
 
-def hidden_cases() -> list[tuple[str, str, str]]:
-    """(file, case function name, title) of every hidden case."""
+def hidden_cases() -> list[tuple[str, str, str, list[str]]]:
+    """(file, case function name, title, substantial source lines) of every hidden case."""
     found = []
     for file_name, source in autograder_sources().items():
         _, cases = load_cases(source, f"{file_name}.py")
-        for case in cases:
-            if case.hidden:
-                title = (case.test_func.__doc__ or "").strip().splitlines()[0]
-                found.append((file_name, case.test_func.__name__, title))
+        hidden = {case.test_func.__name__: case for case in cases if case.hidden}
+        bodies = {
+            node.name: ast.get_source_segment(source, node).splitlines()[1:]
+            for node in ast.parse(source).body
+            if isinstance(node, ast.FunctionDef)
+        }
+        # Lines public cases and helpers share with hidden ones reveal nothing hidden.
+        shared = {
+            line.strip() for name, body in bodies.items() if name not in hidden for line in body
+        }
+        for name, case in hidden.items():
+            lines = [
+                line.strip()
+                for line in bodies[name]
+                if len(line.strip()) >= 30 and line.strip() not in shared
+            ]
+            title = (case.test_func.__doc__ or "").strip().splitlines()[0]
+            found.append((file_name, name, title, lines))
     return found
 
 
@@ -118,10 +135,20 @@ def test_nothing_students_get_contains_solution_code(release):
 def test_nothing_students_get_contains_a_hidden_case(release):
     hidden = hidden_cases()
     assert len(hidden) >= 10
-    for name, text in student_texts(release).items():
-        for file_name, function_name, title in hidden:
+    assert sum(len(lines) for *_, lines in hidden) > 30
+    texts = student_texts(release)
+    for name, text in texts.items():
+        for file_name, function_name, _title, lines in hidden:
             assert function_name not in text, f"{name} has hidden case {file_name}.{function_name}"
-            assert title not in text, f"{name} has the title of hidden case {title!r}"
+            for line in lines:
+                assert line not in text, f"{name} has code of hidden case {function_name}: {line}"
+    # Titles restate the contract (the docstrings say the same), but the public tests must not
+    # even list the hidden cases.
+    public_tests = {name: text for name, text in texts.items() if "tests/" in name}
+    assert len(public_tests) == 10  # five files, in the folder and in student.zip
+    for name, text in public_tests.items():
+        for _file, _function, title, _lines in hidden:
+            assert title not in text, f"{name} lists hidden case {title!r}"
     for path in (release / "student" / "tests").glob("*.py"):
         tree = ast.parse(path.read_text())
         hidden_flags = [
@@ -139,11 +166,27 @@ def test_nothing_students_get_contains_a_reference_answer_or_correct_marker(rele
     for name, text in student_texts(release).items():
         for question in bank.questions:
             assert question.reference_answer not in text, f"{name}: {question.id}"
-            for accepted in question.accepted:
-                if len(accepted) >= 6:  # short words also occur in ordinary prose
-                    assert accepted not in text, f"{name}: accepted answer of {question.id}"
         assert not re.search(r"""["']?correct["']?\s*[:=]\s*(true|True|1)\b""", text), name
         assert 'class="correct"' not in text, name
+
+
+def test_the_built_quiz_page_holds_no_answer_of_the_built_bank(release):
+    """The quiz tests' full answer search (accepted and numeric answers, feedback, reference
+    sentences; the stems and options students must read removed first), on the page this build
+    wrote, with this build's variants."""
+    quiz_tests = importlib.util.spec_from_file_location(
+        "quiz_page_checks", Path(__file__).parent / "quiz" / "test_html.py"
+    )
+    checks = importlib.util.module_from_spec(quiz_tests)
+    quiz_tests.loader.exec_module(checks)
+    bank = bank_with_variants(load_bank(), seed=0, variants=3)
+    assert len(bank.questions) > len(load_bank().questions)
+    page = (release / "student" / "quiz.html").read_text()
+    with zipfile.ZipFile(release / "student.zip") as archive:
+        assert archive.read("student/quiz.html").decode() == page
+    assert checks.occurrences(page, bank) == []
+    key = (release / "instructor" / "answer-key.html").read_text()
+    assert len(checks.occurrences(key, bank, strip_displayed=False)) > 50  # the search works
 
 
 def test_the_instructor_gets_what_students_must_not(release):

@@ -23,7 +23,12 @@ from mnist_lab.quiz.html import (
 from mnist_lab.quiz.variants import bank_with_variants
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)>.*?</\1>", re.S)  # the bank-independent assets
-QUESTION_LABEL = re.compile(r"Question \d+(?: of \d+\s+· [\d.]+ points?)?")
+# Where a question sits on the page ("Question 3 of 42", the Check button's "question 3", its
+# form's id and data-number) is not an answer, even when a numeric answer happens to equal it.
+QUESTION_LABEL = re.compile(
+    r"[Qq]uestion \d+(?: of \d+\s+· [\d.]+ points?)?|\b(?:id|data-number|data-question|for|name)"
+    r'="q?\d+[^"]*"'
+)
 SUMMARY = re.compile(r'<p class="summary".*?</p>', re.S)
 CORRECT_MARKERS = re.compile(
     r"""["']?\bcorrect["']?\s*[:=]\s*["']?(true|1|yes)\b|data-correct|is-correct|\bchecked\b""",

@@ -146,8 +146,9 @@ def build_from_spec(spec: Any):
     """A real ``keras.Sequential`` from a ``ModelSpec``: ``Input(input_dim)`` then Dense layers.
 
     ``spec.layers`` holds dicts ``{"units", "activation", "weights", "bias"}``; weights have shape
-    (inputs, units). The model is compiled (adam, sparse categorical cross-entropy) so that student
-    code may call anything a trained model supports.
+    (inputs, units). It is not compiled: predicting (``predict``, ``predict_on_batch``, calling
+    it) needs no compile, and the public checks, which embed this code, must not show students
+    the compile call that ``build_model`` asks for.
     """
     import keras
     import numpy as np
@@ -162,5 +163,4 @@ def build_from_spec(spec: Any):
         dense.set_weights(
             [np.asarray(layer["weights"], dtype="float32"), np.asarray(layer["bias"], "float32")]
         )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
