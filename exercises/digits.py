@@ -31,7 +31,7 @@ def normalize(images):
         0 stays 0.0, 255 becomes 1.0. The input array must not be changed.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('return a new float array, images / 255.0; leave images unchanged')
+    raise NotImplementedError("return a new float array, images / 255.0; leave images unchanged")
 
 
 def flatten(images):
@@ -54,7 +54,7 @@ def flatten(images):
         If ``images`` has any other shape; the message names the shape it got.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('check the shape, then reshape to (n, 784) in row-major order')
+    raise NotImplementedError("check the shape, then reshape to (n, 784) in row-major order")
 
 
 def build_model():
@@ -71,7 +71,7 @@ def build_model():
         (labels are plain digits 0..9, not one-hot vectors) and the ``accuracy`` metric.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('Input(784) -> Dense(128, relu) -> Dense(10, softmax), then compile')
+    raise NotImplementedError("Input(784) -> Dense(128, relu) -> Dense(10, softmax), then compile")
 
 
 def predict_digit(model, image):
@@ -98,7 +98,7 @@ def predict_digit(model, image):
         the message says which shape was expected.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('check the shape, normalize, flatten a batch of one, np.argmax')
+    raise NotImplementedError("check the shape, normalize, flatten a batch of one, np.argmax")
 
 
 def confusion(y_true, y_pred, num_classes=10):
@@ -128,4 +128,4 @@ def confusion(y_true, y_pred, num_classes=10):
         0..num_classes - 1.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('check lengths and labels, then count each (true, predicted) pair')
+    raise NotImplementedError("check lengths and labels, then count each (true, predicted) pair")

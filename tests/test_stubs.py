@@ -40,7 +40,7 @@ def test_regions_become_a_raise_with_the_hint_at_the_marker_indentation():
     stubs = generate_stubs(SOLUTION)
     assert "x * 2" not in stubs
     assert 'return "big"' not in stubs
-    assert "    # YOUR CODE HERE\n    raise NotImplementedError('multiply by two')\n" in stubs
+    assert '    # YOUR CODE HERE\n    raise NotImplementedError("multiply by two")\n' in stubs
     assert "        raise NotImplementedError('it\\'s \"big\"')\n" in stubs
     assert '"""Twice x."""' in stubs
     namespace: dict = {}

@@ -174,15 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default="MNIST digit recognition", help="assignment name (default: %(default)s)"
     )
     build.add_argument(
-        "--quiz-seed", type=_non_negative_int, default=0,
+        "--quiz-seed",
+        type=_non_negative_int,
+        default=0,
         help="seed of the quiz's parameterised variants (default: %(default)s)",
     )
     build.add_argument(
-        "--variants", type=_non_negative_int, default=3,
+        "--variants",
+        type=_non_negative_int,
+        default=3,
         help="variants per parameterised quiz question (default: %(default)s)",
     )
     build.add_argument(
-        "--no-execute", action="store_true",
+        "--no-execute",
+        action="store_true",
         help="do not run the solution notebook (faster; its plots are then missing)",
     )
     build.set_defaults(handler=cmd_build)
@@ -253,32 +258,40 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(handler=cmd_check)
     quiz = commands.add_parser(
-        "quiz", help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
+        "quiz",
+        help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
         description="Validate the question bank and write the student's self-check page, the "
         "answer key and the LMS exports (QTI 1.2 zip for Canvas, Moodle XML, GIFT). Each "
         "parameterised question gets --variants variants drawn with --seed; the same seed gives "
         "the same files (a student's own seed: mnist_lab.quiz.variants.student_seed(id)).",
     )
     quiz.add_argument(
-        "--out", type=Path, default=Path("mnist-lab-quiz"),
+        "--out",
+        type=Path,
+        default=Path("mnist-lab-quiz"),
         help="folder to write into (created if absent; default: %(default)s)",
     )
     quiz.add_argument(
         "--seed", type=_non_negative_int, default=0, help="seed of the variants (default: 0)"
     )
     quiz.add_argument(
-        "--variants", type=_non_negative_int, default=3,
+        "--variants",
+        type=_non_negative_int,
+        default=3,
         help="variants per parameterised question, 0 to 20 (default: %(default)s)",
     )
     quiz.set_defaults(handler=cmd_quiz)
 
     autograder = commands.add_parser(
-        "autograder", help="write autograder.zip for Gradescope (also graded by otter run)",
+        "autograder",
+        help="write autograder.zip for Gradescope (also graded by otter run)",
         description="Build autograder.zip with otter generate: Gradescope's run_autograder grades "
         "with mnist-lab's harness; 'otter run -a autograder.zip digits.py' also works.",
     )
     autograder.add_argument(
-        "--out", type=Path, default=Path("."),
+        "--out",
+        type=Path,
+        default=Path("."),
         help="folder to write autograder.zip into (created if absent; default: current folder)",
     )
     autograder.set_defaults(handler=cmd_autograder)

@@ -92,7 +92,7 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
             if not region_has_code:
                 raise MarkerError(source, opened_at, "empty solution region")
             output.append(f"{indent}# YOUR CODE HERE\n")
-            output.append(f"{indent}raise NotImplementedError({hint!r})\n")
+            output.append(f"{indent}raise NotImplementedError({_string_literal(hint)})\n")
             open_region = None
             regions += 1
         elif MARKER_LIKE.match(line):
@@ -113,6 +113,13 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
     if regions == 0:
         raise MarkerError(source, 1, "no solution regions: nothing would be hidden from students")
     return "".join(output)
+
+
+def _string_literal(text: str) -> str:
+    """``text`` as a Python literal, double-quoted as the formatter writes it where it can."""
+    if '"' in text or "\\" in text or not text.isprintable():
+        return repr(text)
+    return f'"{text}"'
 
 
 def solution_source() -> str:
