@@ -130,6 +130,8 @@ def test_cli_build_reports_progress_and_errors(tmp_path):
         ({"assignment_name": "  "}, "--name must not be empty"),
         ({"assignment_name": "a\nb"}, "--name must be one line"),
         ({"quiz_seed": -1}, "--quiz-seed must be 0 or more"),
+        ({"total_points": 0.0}, "--points must be between 0 and 10000"),
+        ({"total_points": float("nan")}, "--points must be between 0 and 10000"),
         ({"quiz_variants": 21}, "--variants must be between 0 and 20"),
     ],
 )
@@ -137,3 +139,12 @@ def test_bad_options_are_refused_before_anything_is_written(tmp_path, options, m
     with pytest.raises(BuildError, match=message):
         build_release(out=tmp_path / "release", options=BuildOptions(**options))
     assert listing(tmp_path) == []
+
+
+def test_points_option_scales_the_guide_the_readme_and_the_public_checks(tmp_path):
+    out = tmp_path / "release"
+    build_release(out=out, options=BuildOptions(total_points=100, execute_notebook=False))
+    guide = (out / "instructor" / "grading-guide.md").read_text()
+    assert "| **total** | **100** | 25 | 75 |" in guide
+    assert "(100 points in total)" in (out / "student" / "README.md").read_text()
+    assert "points=2.5" in (out / "student" / "tests" / "normalize.py").read_text()

@@ -9,6 +9,7 @@ before a byte is written.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -36,6 +37,7 @@ class BuildOptions:
     """What an instructor can choose about the release."""
 
     assignment_name: str = "MNIST digit recognition"
+    total_points: float | None = None  # None: the autograder's own 80 points
     quiz_seed: int = 0
     quiz_variants: int = 3
     execute_notebook: bool = True  # the instructor's solution notebook with all its outputs
@@ -45,6 +47,10 @@ class BuildOptions:
             raise BuildError("--name must not be empty")
         if "\n" in self.assignment_name or len(self.assignment_name) > 200:
             raise BuildError("--name must be one line of at most 200 characters")
+        if self.total_points is not None and not (
+            math.isfinite(self.total_points) and 0 < self.total_points <= 10_000
+        ):
+            raise BuildError(f"--points must be between 0 and 10000, got {self.total_points}")
         if self.quiz_seed < 0:
             raise BuildError(f"--quiz-seed must be 0 or more, got {self.quiz_seed}")
         if not 0 <= self.quiz_variants <= 20:
@@ -53,6 +59,7 @@ class BuildOptions:
     def to_dict(self) -> dict:
         return {
             "assignment_name": self.assignment_name,
+            "total_points": self.total_points,
             "quiz_seed": self.quiz_seed,
             "quiz_variants": self.quiz_variants,
             "execute_notebook": self.execute_notebook,
@@ -125,7 +132,7 @@ def write_public_checks(staging: Path, options: BuildOptions) -> None:
     """student/tests/: the public cases only, runnable without mnist-lab."""
     from mnist_lab.grading.package import write_public_tests
 
-    write_public_tests(out_dir=staging / "student" / "tests")
+    write_public_tests(out_dir=staging / "student" / "tests", total_points=options.total_points)
 
 
 def write_student_notebook(staging: Path, options: BuildOptions) -> None:
@@ -155,12 +162,12 @@ def _render_markdown(template: str, **context) -> str:
     return environment().get_template(template).render(**context)
 
 
-def grading_table() -> list[dict]:
+def grading_table(options: BuildOptions) -> list[dict]:
     """Every autograder case: ``{"function", "name", "points", "hidden"}``, in file order."""
     from mnist_lab.grading.package import autograder_sources, case_title, load_cases
 
     rows = []
-    for file_name, source in autograder_sources().items():
+    for file_name, source in autograder_sources(total_points=options.total_points).items():
         name, cases = load_cases(source, f"{file_name}.py")
         for case in cases:
             rows.append(
@@ -175,12 +182,12 @@ def grading_table() -> list[dict]:
 
 
 def _points(value: float) -> str:
-    return f"{value:g}"
+    return f"{round(value, 4):g}"
 
 
 def write_student_readme(staging: Path, options: BuildOptions) -> None:
     """student/README.md: what to do, how to check, what to hand in."""
-    total = sum(row["points"] for row in grading_table())
+    total = sum(row["points"] for row in grading_table(options))
     text = _render_markdown(
         "student_README.md.j2",
         assignment_name=options.assignment_name,
@@ -195,7 +202,7 @@ def write_instructor_files(staging: Path, options: BuildOptions) -> None:
     instructor = staging / "instructor"
     (instructor / "solutions").mkdir(parents=True, exist_ok=True)
     (instructor / "solutions" / STUDENT_MODULE).write_text(solution_source(), "utf-8")
-    rows = grading_table()
+    rows = grading_table(options)
     functions = []
     for function in dict.fromkeys(row["function"] for row in rows):
         mine = [row for row in rows if row["function"] == function]
@@ -234,7 +241,7 @@ def write_autograder_zip(staging: Path, options: BuildOptions) -> None:
     """autograder/autograder.zip, for Gradescope and for otter run."""
     from mnist_lab.grading.package import write_autograder
 
-    write_autograder(out_dir=staging / "autograder")
+    write_autograder(out_dir=staging / "autograder", total_points=options.total_points)
 
 
 def write_student_zip(staging: Path, options: BuildOptions) -> None:

@@ -8,6 +8,7 @@ line and exit with status 2; a traceback means a bug in mnist-lab.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -42,9 +43,9 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 
@@ -77,6 +78,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     options = BuildOptions(
         assignment_name=args.name,
+        total_points=args.points,
         quiz_seed=args.quiz_seed,
         quiz_variants=args.variants,
         execute_notebook=not args.no_execute,
@@ -134,7 +136,7 @@ def cmd_stubs(args: argparse.Namespace) -> int:
 def cmd_autograder(args: argparse.Namespace) -> int:
     from mnist_lab.grading.package import write_autograder
 
-    path = write_autograder(out_dir=args.out)
+    path = write_autograder(out_dir=args.out, total_points=args.points)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -172,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--name", default="MNIST digit recognition", help="assignment name (default: %(default)s)"
+    )
+    build.add_argument(
+        "--points",
+        type=_positive_float,
+        default=None,
+        help="total points of the autograder; every case is scaled to add up to it "
+        "(default: the tests' own 80)",
     )
     build.add_argument(
         "--quiz-seed",
@@ -293,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("."),
         help="folder to write autograder.zip into (created if absent; default: current folder)",
+    )
+    autograder.add_argument(
+        "--points",
+        type=_positive_float,
+        default=None,
+        help="total points; every case is scaled to add up to it (default: the tests' own 80)",
     )
     autograder.set_defaults(handler=cmd_autograder)
     return parser

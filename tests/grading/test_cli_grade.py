@@ -47,7 +47,7 @@ def test_grade_rejects_a_non_positive_time_limit(
     with pytest.raises(SystemExit) as exit_info:
         main(["grade", "digits.py", "--results", "r.json", "--time-limit", "0"])
     assert exit_info.value.code == 2
-    assert "positive number of seconds" in capsys.readouterr().err
+    assert "expected a positive number" in capsys.readouterr().err
 
 
 @pytest.mark.slow
