@@ -5,6 +5,7 @@ the harness (``grade_submission``: student code in a worker process)."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 from pathlib import Path
@@ -19,7 +20,21 @@ REFERENCE = REPO / "solutions" / "digits.py"
 STUBS = REPO / "exercises" / "digits.py"
 FUNCTIONS = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
 
-# Each mistake fails exactly these cases (all of one function); everything else passes.
+
+def _load_mistake_patches():
+    """``mistake_patches.py`` next to this file (pytest's importlib mode adds no sys.path)."""
+    spec = importlib.util.spec_from_file_location(
+        "mnist_lab_tests_mistake_patches", HERE / "mistake_patches.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mistake_patches = _load_mistake_patches()
+
+# Each mistake (made from REFERENCE by mistake_patches.py) fails exactly these cases (all of one
+# function); everything else passes.
 MISTAKES: dict[str, set[str]] = {
     "normalize_int_division": {
         "normalize: returns a float array of the same shape",
@@ -170,20 +185,58 @@ def test_reference_gets_full_marks_and_stubs_zero(grader):
     assert all("not written yet" in output for _, _, output in stubs.values())
 
 
+def write_mistake(mistake: str, tmp_path: Path) -> Path:
+    """Write the reference with ``mistake`` as ``<tmp_path>/<mistake>/digits.py``."""
+    path = tmp_path / mistake / "digits.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        mistake_patches.mistake_source(mistake, REFERENCE.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
+    return path
+
+
 def test_every_mistake_names_cases_of_one_function_only():
     points = case_points()
-    assert sorted(MISTAKES) == sorted(p.stem for p in (HERE / "mistakes").glob("*.py"))
+    assert sorted(MISTAKES) == sorted(mistake_patches.PATCHES)
     for mistake, failing in MISTAKES.items():
         assert failing <= set(points), mistake
         functions = {name.split(":")[0] for name in failing}
         assert functions == {next(f for f in FUNCTIONS if mistake.startswith(f + "_"))}, mistake
 
 
+def top_level_functions(source: str) -> dict[str, str]:
+    """``{name: ast dump}`` of each top-level function of ``source``."""
+    return {
+        node.name: ast.dump(node)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_mistake_changes_only_the_function_its_cases_belong_to(mistake):
+    reference = top_level_functions(REFERENCE.read_text(encoding="utf-8"))
+    broken = top_level_functions(mistake_patches.mistake_source(mistake))
+    assert sorted(broken) == sorted(reference) == sorted(FUNCTIONS)
+    changed = {name for name in reference if broken[name] != reference[name]}
+    assert changed == {name.split(":")[0] for name in MISTAKES[mistake]}, changed
+
+
+def test_a_patch_that_no_longer_applies_fails_loudly():
+    reference = REFERENCE.read_text(encoding="utf-8")
+    old = mistake_patches.PATCHES["normalize_int_division"].replacements[0][0]
+    for changed in (reference.replace(old, ""), reference + old):
+        with pytest.raises(AssertionError, match="normalize_int_division") as info:
+            mistake_patches.mistake_source("normalize_int_division", changed)
+        assert old in str(info.value)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("grader", sorted(GRADERS))
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_mistake_loses_exactly_its_cases_with_a_hint(grader, mistake):
-    results = GRADERS[grader](HERE / "mistakes" / f"{mistake}.py")
+def test_mistake_loses_exactly_its_cases_with_a_hint(grader, mistake, tmp_path):
+    results = GRADERS[grader](write_mistake(mistake, tmp_path))
     assert_graded(results, failing=MISTAKES[mistake])
     messages = [results[name][2] for name in MISTAKES[mistake]]
     assert any(HINTS[mistake] in message for message in messages), messages
