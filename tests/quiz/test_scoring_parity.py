@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import shutil
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -25,15 +24,6 @@ from mnist_lab.quiz.variants import bank_with_variants
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MALFORMED = [None, True, False, 0, 1, -1.5, "", "   ", "no-such-option", [], {}, ["no-such-option"]]
 MALFORMED += ["o_0", "o_99", ["o_0"]]  # shaped like page values, but not a question's option
 # Text variations that exercise Python's casefold, isspace and punctuation (each is prepended,
@@ -43,23 +33,17 @@ CASE_SAMPLES = {"s": ["ſ", "S"], "k": ["K", "\u212a"], "i": ["I", "İ", "ı"], 
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+def page(browser, tmp_path_factory):
     banks = parity_bank()
     path = tmp_path_factory.mktemp("parity") / "quiz.html"
     path.write_text(render_student_page(bank=banks), "utf-8")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        browser_page = browser.new_page()
-        errors: list[str] = []
-        browser_page.on("pageerror", lambda error: errors.append(str(error)))
-        browser_page.goto(path.as_uri())
-        yield browser_page
-        browser.close()
-        assert errors == [], f"JavaScript errors on the page: {errors}"
+    browser_page = browser.new_page()
+    errors: list[str] = []
+    browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    browser_page.goto(path.as_uri())
+    yield browser_page
+    browser_page.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def parity_bank() -> Bank:
