@@ -263,7 +263,7 @@ STEPS: list[tuple[str, Step]] = [
     ("quiz page, answer key and LMS exports", write_quiz_files),
     ("student README", write_student_readme),
     ("solutions and grading guide", write_instructor_files),
-    ("solution notebook (runs the notebook, about a minute)", write_solution_notebook),
+    ("solution notebook (runs it with the reference, about 20 s)", write_solution_notebook),
     ("autograder.zip", write_autograder_zip),
     ("student.zip", write_student_zip),
 ]
