@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -192,7 +191,7 @@ def test_memory_hog_is_stopped_and_only_its_function_fails(tmp_path: Path) -> No
     reason="only a root grader can run the worker as another user and hide files from it",
 )
 def test_the_worker_cannot_read_tests_fixtures_or_solutions(
-    request: pytest.FixtureRequest,
+    request: pytest.FixtureRequest, file_modes
 ) -> None:
     """Graded as on Gradescope, in a world-readable /autograder-like folder."""
     root = Path(tempfile.mkdtemp(prefix="mnist-lab-autograder-"))  # pytest's tmp is private
@@ -223,25 +222,11 @@ def test_the_worker_cannot_read_tests_fixtures_or_solutions(
     )
     compose("read_secrets", root / "submission", **secrets)
     watched = [Path(value) for value in secrets.values() if Path(value).exists()]
-    modes_before = original_modes(watched)
+    modes_before = file_modes.outside_grading(watched)
     result = run_gradescope(root=root)
     probe = next(case for case in result.tests if case.name.endswith("nothing secret is readable"))
     assert probe.passed, probe.output
     assert_outcome(result, full=set(FUNCTIONS), zero=set())
     assert_valid_results(root / "results" / "results.json", result)
     # The folders were hidden only for the run.
-    assert_modes_restored(modes_before)
-
-
-def original_modes(paths: list[Path]) -> dict[Path, int]:
-    """Permission bits the paths have outside any grading run (another run may be active now)."""
-    recorded = {}
-    if sandbox.STATE_FILE.exists():
-        recorded = json.loads(sandbox.STATE_FILE.read_text()).get("modes", {})
-    return {path: recorded.get(str(path), stat.S_IMODE(os.stat(path).st_mode)) for path in paths}
-
-
-def assert_modes_restored(originals: dict[Path, int]) -> None:
-    if sandbox.STATE_FILE.exists():  # another grading run on this machine still holds them
-        return
-    assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in originals} == originals
+    file_modes.assert_restored(modes_before)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import tempfile
 import textwrap
 from pathlib import Path
@@ -125,12 +124,12 @@ def test_the_whole_run_is_bounded_by_the_budget(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
+def test_hidden_paths_are_restored_after_the_run(tmp_path: Path, file_modes) -> None:
     watched = [
         *sandbox.protected_paths([]),
         *(ancestor for folder in sandbox.interpreter_paths() for ancestor in folder.parents),
     ]
-    before = original_modes(watched)
+    before = file_modes.outside_grading(watched)
     tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
     submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
     with sandbox.hidden_paths(sandbox.protected_paths([tests]), sandbox.interpreter_paths()):
@@ -138,9 +137,9 @@ def test_hidden_paths_are_restored_after_the_run(tmp_path: Path) -> None:
         assert os.stat(package).st_mode & 0o007 == 0
         state = json.loads(sandbox.STATE_FILE.read_text())
         assert os.getpid() in state["holders"]
-    assert_modes_restored(before)
+    file_modes.assert_restored(before)
     grade_submission(submission=submission, tests_dir=tests)
-    assert_modes_restored(before)
+    file_modes.assert_restored(before)
 
 
 def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: Path) -> None:
@@ -232,20 +231,6 @@ def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
     with pytest.raises(sandbox.SandboxError, match=r"the grading worker did not start.*no_such"):
         grade_submission(submission=submission, tests_dir=tests, results_path=results)
     assert not results.exists()
-
-
-def original_modes(paths: list[Path]) -> dict[Path, int]:
-    """Permission bits the paths have outside any grading run (another run may be active now)."""
-    recorded = {}
-    if sandbox.STATE_FILE.exists():
-        recorded = json.loads(sandbox.STATE_FILE.read_text()).get("modes", {})
-    return {path: recorded.get(str(path), stat.S_IMODE(os.stat(path).st_mode)) for path in paths}
-
-
-def assert_modes_restored(originals: dict[Path, int]) -> None:
-    if sandbox.STATE_FILE.exists():  # another grading run on this machine still holds them
-        return
-    assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in originals} == originals
 
 
 def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Path) -> None:
