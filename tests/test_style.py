@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ["src", "tests", "solutions", "exercises", "autograder"]
+CHECKED = ["src", "tests", "solutions", "exercises", "autograder", "benchmarks"]
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess:

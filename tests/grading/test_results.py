@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from importlib import resources
 from pathlib import Path
 
@@ -101,14 +100,12 @@ def reference_source() -> str:
 
 
 @pytest.mark.slow
-def test_gradescope_grades_the_reference_with_full_marks_in_seconds(tmp_path: Path) -> None:
+def test_gradescope_grades_the_reference_with_full_marks(tmp_path: Path) -> None:
+    # How fast is measured by benchmarks/bench_grading.py, not asserted here.
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "digits.py").write_text(reference_source())
     shutil.copytree(default_tests_dir(), tmp_path / "source" / "tests")
-    started = time.monotonic()
     result = run_gradescope(root=tmp_path)
-    wall = time.monotonic() - started
     data = json.loads((tmp_path / "results" / "results.json").read_text())
     assert data["score"] == result.max_score > 0
     assert all(test["status"] == "passed" for test in data["tests"])
-    assert wall < 60, f"grading the reference took {wall:.1f} s"

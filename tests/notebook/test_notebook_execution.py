@@ -26,7 +26,6 @@ from .conftest import solution_text, stubs_text
 pytestmark = pytest.mark.slow
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TIME_LIMIT_SECONDS = 120.0  # the issue: well under two minutes on 2 cores
 MAX_STOP_LINES = 12  # a clear message, not a traceback
 
 
@@ -68,16 +67,13 @@ def stop_lines(error: NotebookExecutionError) -> list[str]:
 def executed(tmp_path_factory):
     """The instructor's copy as the build makes it: defaults (reference solution, public checks)."""
     out = tmp_path_factory.mktemp("executed") / "mnist_digits_solution.ipynb"
-    started = time.perf_counter()
+    # Its speed (well under two minutes) is measured by benchmarks/bench_grading.py, not here.
     write_notebook(out_path=out, executed=True)
-    seconds = time.perf_counter() - started
-    print(f"\nexecuted the notebook with the reference solution in {seconds:.1f} s")
-    return nbformat.read(out, as_version=4), seconds, out
+    return nbformat.read(out, as_version=4), out
 
 
-def test_reference_solution_runs_top_to_bottom_in_time(executed) -> None:
-    notebook, seconds, _ = executed
-    assert seconds < TIME_LIMIT_SECONDS
+def test_reference_solution_runs_top_to_bottom(executed) -> None:
+    notebook, _ = executed
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code)
     assert not [o for cell in code for o in cell.outputs if o.output_type == "error"]
@@ -85,7 +81,7 @@ def test_reference_solution_runs_top_to_bottom_in_time(executed) -> None:
 
 
 def test_executed_notebook_shows_the_key_results(executed) -> None:
-    notebook, _, _ = executed
+    notebook, _ = executed
     everything = "\n".join(text_of(cell) for cell in notebook.cells)
     for function in ("normalize", "flatten", "build_model", "confusion", "predict_digit"):
         passed = text_of(notebook.cells[check_cell(notebook, function)])
@@ -101,7 +97,7 @@ def test_executed_notebook_shows_the_key_results(executed) -> None:
 
 
 def test_executed_notebook_has_all_its_figures(executed) -> None:
-    notebook, _, _ = executed
+    notebook, _ = executed
     sizes = png_sizes(notebook)
     # sample digits, histograms, flatten, curves, confusion matrix, misclassified, predictions
     assert len(sizes) >= 7
@@ -282,6 +278,6 @@ def test_a_cell_that_runs_too_long_is_stopped_and_named(
 
 def test_executing_twice_gives_the_same_bytes(executed, tmp_path: Path) -> None:
     """Fixed seed, deterministic ops, no timings in the outputs: the build is repeatable."""
-    _, _, first = executed
+    _, first = executed
     second = write_notebook(out_path=tmp_path / "again.ipynb", executed=True)
     assert first.read_bytes() == second.read_bytes()
