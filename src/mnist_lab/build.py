@@ -22,6 +22,8 @@ from pathlib import Path
 from mnist_lab import __version__
 from mnist_lab.archives import deterministic_zip
 from mnist_lab.data import SAMPLE_RESOURCE
+from mnist_lab.quiz.build import DEFAULT_VARIANTS
+from mnist_lab.quiz.variants import MAX_VARIANTS
 from mnist_lab.stubs import STUDENT_MODULE, generate_stubs, solution_source
 
 MANIFEST = ".mnist-lab-build.json"
@@ -39,7 +41,7 @@ class BuildOptions:
     assignment_name: str = "MNIST digit recognition"
     total_points: float | None = None  # None: the autograder's own 80 points
     quiz_seed: int = 0
-    quiz_variants: int = 3
+    quiz_variants: int = DEFAULT_VARIANTS
     execute_notebook: bool = True  # the instructor's solution notebook with all its outputs
 
     def __post_init__(self) -> None:
@@ -53,8 +55,10 @@ class BuildOptions:
             raise BuildError(f"--points must be between 0 and 10000, got {self.total_points}")
         if self.quiz_seed < 0:
             raise BuildError(f"--quiz-seed must be 0 or more, got {self.quiz_seed}")
-        if not 0 <= self.quiz_variants <= 20:
-            raise BuildError(f"--variants must be between 0 and 20, got {self.quiz_variants}")
+        if not 0 <= self.quiz_variants <= MAX_VARIANTS:
+            raise BuildError(
+                f"--variants must be between 0 and {MAX_VARIANTS}, got {self.quiz_variants}"
+            )
 
     def to_dict(self) -> dict:
         return {

@@ -154,6 +154,8 @@ def cmd_quiz(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default, not a copy
+
     parser = argparse.ArgumentParser(
         prog="mnist-lab",
         description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--variants",
         type=_non_negative_int,
-        default=3,
+        default=DEFAULT_VARIANTS,
         help="variants per parameterised quiz question (default: %(default)s)",
     )
     build.add_argument(
@@ -286,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_argument(
         "--variants",
         type=_non_negative_int,
-        default=3,
+        default=DEFAULT_VARIANTS,
         help="variants per parameterised question, 0 to 20 (default: %(default)s)",
     )
     quiz.set_defaults(handler=cmd_quiz)
