@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -104,6 +105,35 @@ class GradingResult:
             "stdout_visibility": "hidden",
             "tests": [case.to_dict() for case in self.tests],
         }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, submission: str) -> GradingResult:
+        """The result ``to_dict()`` wrote (a batch reads back what it graded before).
+
+        Raises ValueError when ``data`` is not such a result.
+        """
+        try:
+            tests = [
+                CaseResult(
+                    name=str(case["name"]),
+                    function=str(case["name"]).split(":", 1)[0],
+                    score=float(case["score"]),
+                    max_score=float(case["max_score"]),
+                    passed=case.get("status", "passed") == "passed",
+                    hidden=case.get("visibility", "visible") != "visible",
+                    output=str(case.get("output", "")),
+                )
+                for case in data["tests"]
+            ]
+            notes = str(data.get("output", "")).splitlines()[1:]
+            return cls(
+                submission=submission,
+                tests=tests,
+                execution_time=float(data.get("execution_time", 0.0)),
+                notes=notes,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"not a results file of mnist-lab ({error!r})") from None
 
     def to_text(self) -> str:
         lines = [self.summary(), ""]
@@ -267,8 +297,10 @@ class Session:
         deadline: float,
         limits: sandbox.Limits,
         uid: int | None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.submission = submission
+        self.cancel = cancel
         self.source = source
         self.time_limit = time_limit
         self.deadline = deadline
@@ -307,7 +339,9 @@ class Session:
             self.load_error = "Not run: the time budget for grading was used up."
             return
         self.scratch = sandbox.make_scratch(self.submission, uid=self.uid)
-        self.worker = sandbox.WorkerProcess(scratch=self.scratch, uid=self.uid, limits=self.limits)
+        self.worker = sandbox.WorkerProcess(
+            scratch=self.scratch, uid=self.uid, limits=self.limits, cancel=self.cancel
+        )
         try:
             self.worker.check_started(timeout=startup_limit)
         except sandbox.SandboxError:
@@ -628,10 +662,13 @@ def grade_submission(
     budget: float = DEFAULT_BUDGET,
     memory_limit_bytes: int = sandbox.Limits.memory_bytes,
     protect: tuple[Path, ...] = (),
+    cancel: threading.Event | None = None,
 ) -> GradingResult:
     """Grade ``submission`` (.py or .ipynb) against the test files; write ``results_path``.
 
     ``protect`` names more paths the worker must not read (as root they are hidden from it).
+    Setting ``cancel`` stops the run: its worker is killed, ``sandbox.GradingCancelled`` is
+    raised and nothing is written.
     """
     started = time.monotonic()
     submission = Path(submission)
@@ -654,15 +691,21 @@ def grade_submission(
         deadline=started + budget,
         limits=sandbox.Limits(memory_bytes=memory_limit_bytes),
         uid=uid,
+        cancel=cancel,
     )
     results = []
-    with sandbox.hidden_paths(sandbox.protected_paths(hide), sandbox.interpreter_paths()):
-        try:
-            session.start()
-            for case in cases:
-                results.append(run_case(case, session))
-        finally:
-            session.stop()
+    try:
+        with sandbox.hidden_paths(sandbox.protected_paths(hide), sandbox.interpreter_paths()):
+            try:
+                session.start()
+                for case in cases:
+                    if cancel is not None and cancel.is_set():
+                        raise sandbox.GradingCancelled()
+                    results.append(run_case(case, session))
+            finally:
+                session.stop()
+    finally:
+        sandbox.release_uid(uid)
     notes = []
     if session.load_error:
         notes.append(session.load_error)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -41,6 +42,7 @@ from mnist_lab.grading import protocol
 from mnist_lab.grading.worker import BOOTSTRAP
 
 OUTPUT_KEEP_BYTES = 64 * 1024
+MEMORY_POLL_SECONDS = 0.1  # how often the watchdog reads the worker's resident memory
 STATE_DIR = Path(tempfile.gettempdir())
 LOCK_FILE = STATE_DIR / "mnist-lab-grading-permissions.lock"
 STATE_FILE = STATE_DIR / "mnist-lab-grading-permissions.json"
@@ -51,11 +53,20 @@ class SandboxError(Exception):
     """The worker cannot be started here (an environment problem, not the student's code)."""
 
 
+class GradingCancelled(BaseException):
+    """The grading run was cancelled from outside (a batch was interrupted); nothing is written.
+
+    A BaseException, so that no ``except Exception`` on the way counts it as a failed case.
+    """
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one worker."""
 
-    memory_bytes: int = 2 * 1024**3
+    # Resident memory (TensorFlow's own share is about 0.6 GB): 1.4 GB, so that a worker killed
+    # for memory has still peaked under 1.5 GB unless it allocates faster than 1 GB/s.
+    memory_bytes: int = 1_400_000_000
     max_processes: int = 512  # threads count too, and TensorFlow starts many
     max_file_bytes: int = 64 * 1024**2
 
@@ -89,7 +100,7 @@ def _state_lock() -> Iterator[dict[str, Any]]:
             state = {}
         state.setdefault("holders", [])
         state.setdefault("modes", {})
-        state["holders"] = [pid for pid in state["holders"] if _pid_alive(pid)]
+        state["holders"] = [holder for holder in state["holders"] if _holder_alive(holder)]
         yield state
         if state["holders"]:
             temp = STATE_FILE.with_suffix(".tmp")
@@ -97,6 +108,15 @@ def _state_lock() -> Iterator[dict[str, Any]]:
             os.replace(temp, STATE_FILE)
         else:
             STATE_FILE.unlink(missing_ok=True)
+
+
+def _holder_alive(holder: Any) -> bool:
+    """A holder is "<pid>:<token>" (one per grading run: a batch runs several in one process)."""
+    try:
+        pid = int(str(holder).split(":", 1)[0])
+    except ValueError:
+        return False
+    return _pid_alive(pid)
 
 
 def _ancestors(path: Path) -> list[Path]:
@@ -148,7 +168,7 @@ def hidden_paths(hide: list[Path], traverse: list[Path]) -> Iterator[None]:
     if not running_as_root():
         yield
         return
-    me = os.getpid()
+    me = f"{os.getpid()}:{uuid.uuid4().hex}"
     with _state_lock() as state:
         modes = state["modes"]
         for path in hide:
@@ -170,7 +190,7 @@ def hidden_paths(hide: list[Path], traverse: list[Path]) -> Iterator[None]:
         yield
     finally:
         with _state_lock() as state:
-            state["holders"] = [pid for pid in state["holders"] if pid != me]
+            state["holders"] = [holder for holder in state["holders"] if holder != me]
             if not state["holders"]:
                 for key, mode in state["modes"].items():
                     with contextlib.suppress(OSError):
@@ -266,8 +286,16 @@ class OutputSink:
 class WorkerProcess:
     """One running worker; ``request`` sends a message and waits for the reply with a deadline."""
 
-    def __init__(self, *, scratch: Path, uid: int | None, limits: Limits) -> None:
+    def __init__(
+        self,
+        *,
+        scratch: Path,
+        uid: int | None,
+        limits: Limits,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.scratch = scratch
+        self.cancel = cancel
         self.uid = uid
         self.limits = limits
         self.dead_reason: str | None = None
@@ -367,8 +395,11 @@ class WorkerProcess:
                 self.kill(f"timed out after {timeout:g} s")
                 raise protocol.WorkerFailure(self.dead_reason)
             try:
-                kind, payload = self._replies.get(timeout=min(0.2, remaining))
+                kind, payload = self._replies.get(timeout=min(MEMORY_POLL_SECONDS, remaining))
             except queue.Empty:
+                if self.cancel is not None and self.cancel.is_set():
+                    self.kill("grading was cancelled")
+                    raise GradingCancelled() from None
                 if self._rss_exceeded():
                     limit_mb = self.limits.memory_bytes // 2**20
                     self.kill(f"used more than the {limit_mb} MB memory limit")
@@ -450,12 +481,27 @@ def remove_scratch(scratch: Path) -> None:
     shutil.rmtree(scratch, onerror=retry)
 
 
+_uids_in_use: set[int] = set()  # by this process's grading runs (a batch runs several at once)
+_uids_lock = threading.Lock()
+
+
 def fresh_uid() -> int | None:
-    """A uid/gid no one uses, for this run's workers (None when not root: no privilege drop)."""
+    """A uid/gid no one uses, for this run's workers (None when not root: no privilege drop).
+
+    Give it back with ``release_uid`` when the run ends.
+    """
     if not running_as_root():
         return None
     for _ in range(50):
         uid = random.randrange(*WORKER_UID_RANGE)
-        if not _processes_of(uid):
+        with _uids_lock:
+            if uid in _uids_in_use or _processes_of(uid):
+                continue
+            _uids_in_use.add(uid)
             return uid
     raise OSError(errno.EAGAIN, "no free uid for the grading worker")
+
+
+def release_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)
