@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mnist_lab import __version__
 from mnist_lab.archives import deterministic_zip
+from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
 from mnist_lab.quiz.build import DEFAULT_VARIANTS
 from mnist_lab.quiz.variants import MAX_VARIANTS
@@ -38,7 +39,7 @@ class BuildError(RuntimeError):
 class BuildOptions:
     """What an instructor can choose about the release."""
 
-    assignment_name: str = "MNIST digit recognition"
+    assignment_name: str = ASSIGNMENT_NAME
     total_points: float | None = None  # None: the autograder's own 80 points
     quiz_seed: int = 0
     quiz_variants: int = DEFAULT_VARIANTS

@@ -8,3 +8,5 @@ IMAGE_SIDE = 28  # an MNIST image is IMAGE_SIDE x IMAGE_SIDE pixels
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  # 784 input values per image
 NUM_CLASSES = 10  # the digits 0 to 9
 MAX_PIXEL_VALUE = 255  # the brightest grey level
+
+ASSIGNMENT_NAME = "MNIST digit recognition"  # the default name of the assignment
