@@ -59,6 +59,23 @@ def test_results_follow_the_gradescope_schema() -> None:
     assert HIDDEN_VISIBILITY in ("hidden", "after_published", "after_due_date")
 
 
+def test_a_written_result_reads_back_as_the_same_result() -> None:
+    """A batch rerun rebuilds the gradebook from the results files it wrote before."""
+    original = sample_result()
+    original.notes = ["Your code printed 9,000,000 bytes of output."]
+    data = json.loads(json.dumps(original.to_dict()))
+    again = GradingResult.from_dict(data, submission="digits.py")
+    assert again.tests == original.tests
+    assert again.notes == original.notes
+    assert again.to_dict() == original.to_dict()
+
+
+@pytest.mark.parametrize("data", [None, {}, {"tests": [{"name": "x"}]}, {"tests": "no"}, []])
+def test_reading_back_something_else_is_a_value_error(data) -> None:
+    with pytest.raises(ValueError, match="not a results file of mnist-lab"):
+        GradingResult.from_dict(data, submission="digits.py")
+
+
 def test_results_are_written_atomically_over_whatever_was_there(tmp_path: Path) -> None:
     results = tmp_path / "results" / "results.json"
     results.parent.mkdir()
