@@ -1,0 +1,615 @@
+"""collect_submissions: finding each student's file in files, folders and LMS bulk downloads."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.grading import collect
+from mnist_lab.grading.collect import CollectError, Submission, collect_submissions, make_key
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def code(label: str) -> bytes:
+    return f"# {label}\nprint('hello from {label}')\n".encode()
+
+
+def by_key(submissions: list[Submission]) -> dict[str, Submission]:
+    return {item.student.key: item for item in submissions}
+
+
+def files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def assert_staged(item: Submission, staging: Path, name: str, data: bytes) -> None:
+    assert item.problem is None
+    assert item.path == staging / item.student.key / name
+    assert item.path.read_bytes() == data
+
+
+# --- Canvas ------------------------------------------------------------------------------------
+
+
+def test_canvas_download(tmp_path: Path) -> None:
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {
+            "smithjohn_12345_678901_digits.py": code("smith"),
+            "doejane_LATE_222_333_digits-1.py": code("doe"),
+            "doejane_LATE_222_333_report.pdf": b"%PDF",
+            "leebob_late_444_555_digits.py": code("lee old"),
+            "leebob_late_444_555_digits-2.py": code("lee newest"),
+            "leebob_late_444_555_digits-1.py": code("lee middle"),
+            "kimann_666_777_report.pdf": b"%PDF",
+            "parkcho_888_999_a.py": code("a"),
+            "parkcho_888_999_b.py": code("b"),
+        },
+    )
+    staging = tmp_path / "staging"
+    found = collect_submissions(inputs=[zip_path], staging=staging)
+
+    assert [item.student.key for item in found] == sorted(by_key(found))
+    items = by_key(found)
+    assert set(items) == {
+        "smithjohn-12345",
+        "doejane-222",
+        "leebob-444",
+        "kimann-666",
+        "parkcho-888",
+    }
+
+    smith = items["smithjohn-12345"]
+    assert smith.student == collect.Student(
+        key="smithjohn-12345", name="smithjohn", lms="canvas", lms_id="12345"
+    )
+    assert smith.origin == f"{zip_path}: smithjohn_12345_678901_digits.py"
+    assert_staged(smith, staging, "digits.py", code("smith"))
+
+    # late and resubmitted: staged under the name the student gave it
+    assert_staged(items["doejane-222"], staging, "digits.py", code("doe"))
+    assert items["doejane-222"].student.name == "doejane"
+    # several uploads of digits.py: the newest (highest -N) wins
+    assert_staged(items["leebob-444"], staging, "digits.py", code("lee newest"))
+
+    kim = items["kimann-666"]
+    assert kim.path is None
+    assert kim.problem == "no .py or .ipynb file (found: report.pdf)"
+    park = items["parkcho-888"]
+    assert park.path is None
+    assert park.problem == "several candidate files (a.py, b.py): name the one to grade digits.py"
+    assert files_under(staging) == {
+        "smithjohn-12345/digits.py",
+        "doejane-222/digits.py",
+        "leebob-444/digits.py",
+    }
+
+
+def test_canvas_notebook_preferred_after_py(tmp_path: Path) -> None:
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {
+            "smithjohn_1_2_digits.ipynb": b"{}",
+            "smithjohn_1_2_helpers.py": code("helpers"),
+            "doejane_3_4_digits.ipynb": b"{}",
+            "doejane_3_4_digits.py": code("doe"),
+        },
+    )
+    items = by_key(collect_submissions(inputs=[zip_path], staging=tmp_path / "s"))
+    assert items["smithjohn-1"].path.name == "digits.ipynb"
+    assert items["doejane-3"].path.name == "digits.py"
+
+
+# --- Moodle ------------------------------------------------------------------------------------
+
+
+def test_moodle_folders(tmp_path: Path) -> None:
+    zip_path = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            "Zoë O'Neil_57_assignsubmission_file_/digits.ipynb": b'{"cells": []}',
+            "Zoë O'Neil_57_assignsubmission_onlinetext_/onlinetext.html": b"<p>hi</p>",
+            # no trailing underscore, file in a subfolder of the submission
+            "Jean-Luc Picard_58_assignsubmission_file/src/digits.py": code("picard"),
+            "Jean-Luc Picard_58_assignsubmission_file/src/util.py": code("util"),
+            "Ann Lee_59_assignsubmission_onlinetext_/onlinetext.html": b"<p>my code: ...</p>",
+            "Bo Chen_60_assignsubmission_file_/work.zip": make_zip_bytes({"digits.py": b"x"}),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"zoe_oneil-57", "jean_luc_picard-58", "ann_lee-59", "bo_chen-60"}
+
+    zoe = items["zoe_oneil-57"]
+    assert zoe.student == collect.Student(
+        key="zoe_oneil-57", name="Zoë O'Neil", lms="moodle", lms_id="57"
+    )
+    assert_staged(zoe, staging, "digits.ipynb", b'{"cells": []}')
+    assert zoe.origin == f"{zip_path}: Zoë O'Neil_57_assignsubmission_file_/digits.ipynb"
+
+    assert_staged(items["jean_luc_picard-58"], staging, "digits.py", code("picard"))
+    assert items["jean_luc_picard-58"].student.name == "Jean-Luc Picard"
+
+    ann = items["ann_lee-59"]
+    assert ann.path is None
+    assert ann.problem == "no .py or .ipynb file (found: onlinetext.html)"
+    assert ann.origin == f"{zip_path}: Ann Lee_59_assignsubmission_onlinetext_/"
+    # a zip inside a submission is not opened
+    assert items["bo_chen-60"].problem == "no .py or .ipynb file (found: work.zip)"
+
+
+def make_zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_moodle_flat_files_and_extracted_folder(tmp_path: Path) -> None:
+    members = {
+        "Zoë O'Neil_57_assignsubmission_file_digits.py": code("zoe"),
+        "Zoë O'Neil_57_assignsubmission_file_helpers.py": code("helpers"),
+        "Zoë O'Neil_57_assignsubmission_onlinetext_onlinetext.html": b"<p/>",
+        "Max Mustermann_61_assignsubmission_file_mnist digits.py": code("max"),
+    }
+    zip_path = make_zip(tmp_path / "moodle-flat.zip", members)
+    items = by_key(collect_submissions(inputs=[zip_path], staging=tmp_path / "a"))
+    assert set(items) == {"zoe_oneil-57", "max_mustermann-61"}
+    assert_staged(items["zoe_oneil-57"], tmp_path / "a", "digits.py", code("zoe"))
+    assert_staged(items["max_mustermann-61"], tmp_path / "a", "mnist digits.py", code("max"))
+
+    # the same download, extracted by the instructor into a folder (inside a wrapper folder)
+    extracted = tmp_path / "extracted" / "Course-Digits-42"
+    extracted.mkdir(parents=True)
+    for name, data in members.items():
+        (extracted / name).write_bytes(data)
+    again = by_key(collect_submissions(inputs=[tmp_path / "extracted"], staging=tmp_path / "b"))
+    assert set(again) == set(items)
+    assert again["zoe_oneil-57"].student.name == "Zoë O'Neil"
+    assert again["zoe_oneil-57"].path.read_bytes() == code("zoe")
+
+
+class _LegacyNameInfo(zipfile.ZipInfo):
+    """A member whose name is stored in the given encoding without the UTF-8 flag, as old
+    zippers (Windows' built-in one: the OEM code page) write it."""
+
+    encoding = "cp437"
+
+    def _encodeFilenameFlags(self):  # zipfile's own method, overridden
+        return self.filename.encode(self.encoding), self.flag_bits & ~0x800
+
+
+@pytest.mark.parametrize("encoding", ["cp437", "utf-8"])
+def test_unflagged_names_with_accents(tmp_path: Path, encoding: str) -> None:
+    zip_path = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        info = _LegacyNameInfo("Zoë Müller_57_assignsubmission_file_/digits.py")
+        info.encoding = encoding
+        archive.writestr(info, code("zoe"))
+    with zipfile.ZipFile(zip_path) as archive:
+        assert not archive.infolist()[0].flag_bits & 0x800
+    (item,) = collect_submissions(inputs=[zip_path], staging=tmp_path / "s")
+    assert item.student.name == "Zoë Müller"
+    assert item.student.key == "zoe_muller-57"
+
+
+# --- Gradescope --------------------------------------------------------------------------------
+
+METADATA = """\
+submission_901:
+  :submitters:
+  - :name: Ann Lee
+    :sid: '1001'
+    :email: ann@example.edu
+  :created_at: 2024-03-01 12:00:00.000000000 -08:00
+  :score: 8.0
+  :history: []
+submission_902:
+  :submitters:
+  - :name: Bob Ray
+    :sid: 1002
+    :email: bob@example.edu
+  - :name: Zoë O'Neil
+    :sid: '1003'
+    :email: zoe@example.edu
+  :created_at: 2024-03-02 12:00:00.000000000 -08:00
+  :score: !ruby/object:BigDecimal 18:0.95E1
+submission_904:
+  :submitters:
+  - :name: Cy Twombly
+    :sid: '1004'
+    :email: cy@example.edu
+  :created_at: 2024-03-02 12:00:00.000000000 -08:00
+  :score: 0.0
+"""
+
+
+def gradescope_members(top: str) -> dict[str, bytes]:
+    return {
+        f"{top}submission_metadata.yml": METADATA.encode(),
+        f"{top}submission_901/digits.py": code("ann"),
+        f"{top}submission_902/hw/digits.ipynb": b'{"cells": [1]}',
+        f"{top}submission_902/hw/README.md": b"group",
+        f"{top}submission_903/digits.py": code("no metadata"),
+        f"{top}submission_904/answers.txt": b"42",
+    }
+
+
+@pytest.mark.parametrize("top", ["assignment_4242_export/", "", "Digits HW export/"])
+def test_gradescope_export(tmp_path: Path, top: str) -> None:
+    zip_path = make_zip(tmp_path / "gradescope.zip", gradescope_members(top))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {
+        "ann_lee-901",
+        "bob_ray_zoe_oneil-902",
+        "student-903",
+        "cy_twombly-904",
+    }
+    assert items["ann_lee-901"].student == collect.Student(
+        key="ann_lee-901",
+        name="Ann Lee",
+        lms="gradescope",
+        lms_id="901",
+        sid="1001",
+        email="ann@example.edu",
+    )
+    assert_staged(items["ann_lee-901"], staging, "digits.py", code("ann"))
+    group = items["bob_ray_zoe_oneil-902"]
+    assert group.student.name == "Bob Ray, Zoë O'Neil"
+    assert (group.student.sid, group.student.email) == ("1002", "bob@example.edu")
+    assert_staged(group, staging, "digits.ipynb", b'{"cells": [1]}')
+    assert group.origin == f"{zip_path}: {top}submission_902/hw/digits.ipynb"
+    # a folder the metadata does not know still counts
+    unknown = items["student-903"]
+    assert (unknown.student.name, unknown.student.lms, unknown.student.lms_id) == (
+        "",
+        "gradescope",
+        "903",
+    )
+    assert_staged(unknown, staging, "digits.py", code("no metadata"))
+    assert items["cy_twombly-904"].problem == "no .py or .ipynb file (found: answers.txt)"
+
+
+def test_gradescope_extracted_folder_without_metadata(tmp_path: Path) -> None:
+    export = tmp_path / "assignment_1_export"
+    for name, data in gradescope_members("").items():
+        if name != "submission_metadata.yml":
+            (export / name).parent.mkdir(parents=True, exist_ok=True)
+            (export / name).write_bytes(data)
+    items = by_key(collect_submissions(inputs=[export], staging=tmp_path / "s"))
+    assert set(items) == {"student-901", "student-902", "student-903", "student-904"}
+    assert {item.student.lms for item in items.values()} == {"gradescope"}
+
+
+def test_gradescope_unreadable_metadata(tmp_path: Path) -> None:
+    members = gradescope_members("assignment_1_export/")
+    members["assignment_1_export/submission_metadata.yml"] = b"submission_901: [unclosed"
+    zip_path = make_zip(tmp_path / "gs.zip", members)
+    with pytest.raises(CollectError, match=r"submission_metadata\.yml: not readable YAML"):
+        collect_submissions(inputs=[zip_path], staging=tmp_path / "s")
+
+
+# --- plain files and folders -------------------------------------------------------------------
+
+
+def test_plain_files(tmp_path: Path) -> None:
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "digits.py").write_bytes(code("alice"))  # generic: parent's name
+    (tmp_path / "bob.ipynb").write_bytes(b"{}")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    (tmp_path / "x" / "carol.py").write_bytes(code("carol x"))  # clash: parents' names
+    (tmp_path / "y" / "carol.py").write_bytes(code("carol y"))
+    staging = tmp_path / "staging"
+    inputs = [
+        tmp_path / "alice" / "digits.py",
+        tmp_path / "bob.ipynb",
+        tmp_path / "x" / "carol.py",
+        tmp_path / "y" / "carol.py",
+    ]
+    items = by_key(collect_submissions(inputs=inputs, staging=staging))
+    assert set(items) == {"alice", "bob", "x", "y"}
+    assert items["alice"].student == collect.Student(key="alice")
+    assert_staged(items["alice"], staging, "digits.py", code("alice"))
+    assert items["alice"].origin == str(tmp_path / "alice" / "digits.py")
+    assert_staged(items["bob"], staging, "bob.ipynb", b"{}")
+    assert_staged(items["x"], staging, "carol.py", code("carol x"))
+    assert_staged(items["y"], staging, "carol.py", code("carol y"))
+
+
+def test_plain_file_clash_that_cannot_be_settled(tmp_path: Path) -> None:
+    for folder in ("one/alice", "two/alice"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "digits.py").write_bytes(code(folder))
+    staging = tmp_path / "staging"
+    first, second = tmp_path / "one/alice/digits.py", tmp_path / "two/alice/digits.py"
+    with pytest.raises(CollectError) as error:
+        collect_submissions(inputs=[first, second], staging=staging)
+    assert str(first) in str(error.value)
+    assert str(second) in str(error.value)
+    assert "'alice'" in str(error.value)
+    assert not staging.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+
+
+def test_same_lms_student_twice_is_an_error(tmp_path: Path) -> None:
+    first = make_zip(tmp_path / "a.zip", {"smithjohn_1_2_digits.py": code("a")})
+    second = make_zip(tmp_path / "b.zip", {"smithjohn_1_3_digits.py": code("b")})
+    with pytest.raises(CollectError, match=r"'smithjohn-1'") as error:
+        collect_submissions(inputs=[first, second], staging=tmp_path / "s")
+    assert str(first) in str(error.value)
+    assert str(second) in str(error.value)
+    assert not (tmp_path / "s").exists()
+
+
+def test_plain_folder(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    (course / "dave" / "nested").mkdir(parents=True)
+    (course / "dave" / "nested" / "digits.py").write_bytes(code("dave"))
+    (course / "dave" / "notes.txt").write_text("notes")
+    (course / "erin").mkdir()
+    (course / "erin" / "essay.docx").write_bytes(b"docx")
+    (course / "carol.py").write_bytes(code("carol"))
+    (course / "README.md").write_text("not a student")
+    (course / ".hidden.py").write_bytes(code("hidden"))
+    (course / "dave" / ".ipynb_checkpoints").mkdir()
+    (course / "dave" / ".ipynb_checkpoints" / "digits-checkpoint.py").write_bytes(b"old")
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    assert set(items) == {"carol", "dave", "erin"}
+    assert_staged(items["carol"], staging, "carol.py", code("carol"))
+    assert_staged(items["dave"], staging, "digits.py", code("dave"))
+    assert items["dave"].origin == str(course / "dave" / "nested" / "digits.py")
+    assert items["erin"].problem == "no .py or .ipynb file (found: essay.docx)"
+    assert items["erin"].origin == f"{course}/erin/"
+
+
+def test_plain_zip_with_wrapper_folder(tmp_path: Path) -> None:
+    zip_path = make_zip(
+        tmp_path / "hw.zip",
+        {
+            "HW3/frank.py": code("frank"),
+            "HW3/digits.py": code("generic"),  # generic stem: the wrapper folder's name
+            "HW3/Grace Hopper/digits.py": code("grace"),
+            "HW3/Grace Hopper/old/digits.py": code("grace old"),
+            "HW3/heidi/a.py": code("a"),
+            "HW3/heidi/b.ipynb": b"{}",
+            "__MACOSX/HW3/._frank.py": b"junk",
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"frank", "hw3", "grace_hopper", "heidi"}
+    assert_staged(items["frank"], staging, "frank.py", code("frank"))
+    assert_staged(items["hw3"], staging, "digits.py", code("generic"))
+    # the shallowest digits.py wins over a copy in a subfolder
+    assert_staged(items["grace_hopper"], staging, "digits.py", code("grace"))
+    assert items["heidi"].problem == (
+        "several candidate files (a.py, b.ipynb): name the one to grade digits.py"
+    )
+
+
+# --- keys --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "lms_id", "key"),
+    [
+        ("Smith, John", "12345", "smith_john-12345"),
+        ("Zoë O'Neil", "57", "zoe_oneil-57"),
+        ("Ｆｕｌｌｗｉｄｔｈ", "", "fullwidth"),
+        ("李小龍", "3", "student-3"),
+        ("", "", "student"),
+        ("..", "", "student"),
+        ("CON", "", "con_"),
+        ("Ann Lee, Bob Ray", "901", "ann_lee_bob_ray-901"),
+    ],
+)
+def test_make_key(name: str, lms_id: str, key: str) -> None:
+    assert make_key(name, lms_id) == key
+
+
+def test_long_keys_are_cut_but_keep_the_id() -> None:
+    key = make_key("Maria " * 40, "1234567")
+    assert len(key) <= collect.MAX_KEY_CHARS
+    assert key.endswith("-1234567")
+    assert key.isascii()
+
+
+# --- hostile and broken inputs -----------------------------------------------------------------
+
+
+def test_zip_members_outside_the_root_are_ignored(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    zip_path = work / "evil.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("../escape.py", b"escape")
+        archive.writestr("/abs/escape.py", b"escape")
+        archive.writestr("C:\\escape.py", b"escape")
+        archive.writestr("ivan/../../escape.py", b"escape")
+        archive.writestr("ivan\\..\\..\\escape2.py", b"escape")
+        link = zipfile.ZipInfo("judy/digits.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/passwd")
+        archive.writestr(".DS_Store", b"mac")
+        archive.writestr("ivan/.DS_Store", b"mac")
+        archive.writestr("__MACOSX/ivan/._digits.py", b"resource fork")
+        archive.writestr("ivan/.ipynb_checkpoints/digits-checkpoint.ipynb", b"{}")
+        archive.writestr("ivan/digits.ipynb", b'{"ivan": 1}')
+        archive.writestr("judy/readme.txt", b"judy")
+    staging = work / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"ivan", "judy"}
+    assert_staged(items["ivan"], staging, "digits.ipynb", b'{"ivan": 1}')
+    assert items["judy"].problem == "no .py or .ipynb file (found: readme.txt)"
+    assert files_under(tmp_path) == {"work/evil.zip", "work/staging/ivan/digits.ipynb"}
+
+
+def test_file_too_large_by_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", 1000)
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {"bigkid_1_2_digits.py": b"#" * 5000, "smallkid_3_4_digits.py": code("small")},
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert items["bigkid-1"].path is None
+    assert items["bigkid-1"].problem.startswith("file too large: bigkid_1_2_digits.py is ")
+    assert_staged(items["smallkid-3"], staging, "digits.py", code("small"))
+    assert files_under(staging) == {"smallkid-3/digits.py"}
+
+
+def test_reading_stops_at_the_cap_when_the_size_lies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", 1000)
+    entry = collect._Entry(
+        parts=("digits.py",),
+        size=10,  # what the header claims
+        where="x.zip: digits.py",
+        open=lambda: io.BytesIO(b"#" * 10_000_000),
+    )
+    target = tmp_path / "staging" / "kid" / "digits.py"
+    problem = collect._copy(entry, target)
+    assert problem == "file too large: digits.py is over 0 MB (limit 0 MB)"
+    assert not target.parent.exists()
+
+
+def test_zip_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collect, "MAX_ZIP_BYTES", 10_000)
+    zip_path = make_zip(tmp_path / "bomb.zip", {f"kid{i}/digits.py": b"0" * 4000 for i in range(3)})
+    with pytest.raises(CollectError, match=r"bomb\.zip: unpacks to .*a zip bomb"):
+        collect_submissions(inputs=[zip_path], staging=tmp_path / "staging")
+    assert not (tmp_path / "staging").exists()
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.zip"
+    with pytest.raises(CollectError, match=r"nope\.zip: no such file or folder"):
+        collect_submissions(inputs=[missing], staging=tmp_path / "staging")
+
+
+def test_input_of_another_kind(tmp_path: Path) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF")
+    with pytest.raises(CollectError, match=r"report\.pdf: not a \.py or \.ipynb file, a folder"):
+        collect_submissions(inputs=[report], staging=tmp_path / "staging")
+
+
+def test_corrupt_zip(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"this is not a zip at all" * 10)
+    with pytest.raises(CollectError, match=r"bad\.zip: not a readable zip"):
+        collect_submissions(inputs=[bad], staging=tmp_path / "staging")
+
+
+def test_truncated_zip(tmp_path: Path) -> None:
+    whole = make_zip_bytes({f"kid{i}/digits.py": code(str(i)) * 50 for i in range(5)})
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(CollectError, match=r"cut\.zip: not a readable zip"):
+        collect_submissions(inputs=[cut], staging=tmp_path / "staging")
+
+
+def test_corrupt_member_leaves_nothing_behind(tmp_path: Path) -> None:
+    data = bytearray(
+        make_zip_bytes({"amy/digits.py": code("amy"), "zed/digits.py": code("zed") * 100})
+    )
+    start = data.index(b"zed/digits.py") + len("zed/digits.py")  # zed's compressed data
+    data[start + 5 : start + 40] = b"\xff" * 35
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    staging = tmp_path / "out" / "staging"
+    with pytest.raises(CollectError, match=r"broken\.zip: zed/digits\.py: cannot read it"):
+        collect_submissions(inputs=[broken], staging=staging)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_no_submissions(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("nothing here")
+    junk = make_zip(tmp_path / "junk.zip", {"__MACOSX/._x": b"", ".DS_Store": b""})
+    with pytest.raises(CollectError, match=r"no submissions found in .*empty, .*junk\.zip"):
+        collect_submissions(inputs=[empty, junk], staging=tmp_path / "staging")
+    assert not (tmp_path / "staging").exists()
+
+
+def test_no_inputs(tmp_path: Path) -> None:
+    with pytest.raises(CollectError, match="no inputs"):
+        collect_submissions(inputs=[], staging=tmp_path / "staging")
+
+
+def test_staging_must_be_empty(tmp_path: Path) -> None:
+    (tmp_path / "kid.py").write_bytes(code("kid"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "old.txt").write_text("old")
+    with pytest.raises(CollectError, match="not empty"):
+        collect_submissions(inputs=[tmp_path / "kid.py"], staging=staging)
+    assert files_under(staging) == {"old.txt"}
+
+
+def test_existing_empty_staging_is_used(tmp_path: Path) -> None:
+    (tmp_path / "kid.py").write_bytes(code("kid"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (item,) = collect_submissions(inputs=[tmp_path / "kid.py"], staging=staging)
+    assert_staged(item, staging, "kid.py", code("kid"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kid.py", "staging"]
+
+
+def test_symlinks_in_folders_are_not_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.py"
+    secret.write_bytes(b"SECRET")
+    course = tmp_path / "course"
+    (course / "mallory").mkdir(parents=True)
+    (course / "mallory" / "digits.py").symlink_to(secret)
+    (course / "mallory" / "notes.txt").write_text("notes")
+    (course / "linked").symlink_to(tmp_path)
+    items = by_key(collect_submissions(inputs=[course], staging=tmp_path / "staging"))
+    assert set(items) == {"mallory"}
+    assert items["mallory"].problem == "no .py or .ipynb file (found: notes.txt)"
+    assert not (tmp_path / "staging").exists() or files_under(tmp_path / "staging") == set()
+
+
+def test_deterministic(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "gs.zip", gradescope_members("assignment_1_export/"))
+    first = collect_submissions(inputs=[zip_path], staging=tmp_path / "one")
+    second = collect_submissions(inputs=[zip_path], staging=tmp_path / "two")
+    assert [(s.student, s.origin, s.problem) for s in first] == [
+        (s.student, s.origin, s.problem) for s in second
+    ]
+
+
+def test_gradescope_submission_in_metadata_without_folder(tmp_path: Path) -> None:
+    members = gradescope_members("assignment_1_export/")
+    del members["assignment_1_export/submission_904/answers.txt"]
+    items = by_key(
+        collect_submissions(inputs=[make_zip(tmp_path / "gs.zip", members)], staging=tmp_path / "s")
+    )
+    cy = items["cy_twombly-904"]
+    assert (cy.path, cy.problem) == (None, "no .py or .ipynb file (found: no files)")
+    assert cy.origin == f"{tmp_path / 'gs.zip'}: assignment_1_export/submission_904/"
+
+
+def test_browser_copy_numbers_when_choosing(tmp_path: Path) -> None:
+    kid = tmp_path / "course" / "kid"
+    kid.mkdir(parents=True)
+    (kid / "digits (1).py").write_bytes(code("kid"))
+    (kid / "scratch.py").write_bytes(code("scratch"))
+    (item,) = collect_submissions(inputs=[tmp_path / "course"], staging=tmp_path / "s")
+    assert_staged(item, tmp_path / "s", "digits (1).py", code("kid"))
