@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The full MNIST file the workplace provides beside the checkout (never needed by the product).
 FULL_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist.npz"
+# The headless browser of the browser tests (quiz pages, feedback pages): Debian's Chromium driven
+# by Playwright (no browser download). Without the background-networking flags Chromium keeps
+# trying to reach the (closed) network.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +45,15 @@ def full_mnist() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()

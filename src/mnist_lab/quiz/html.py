@@ -3,7 +3,8 @@
 Both pages are single self-contained files (the stylesheet and script are inlined; a
 Content-Security-Policy with their hashes forbids every other resource, so the page makes no
 request of any kind and works from ``file://``). The templates live in ``mnist_lab.templates``
-(``base.html``, ``student_quiz.html``, ``answer_key.html``) and are read with importlib.resources.
+(``base.html``, ``student_quiz.html``, ``answer_key.html``), rendered with the package's one jinja2
+environment (``mnist_lab.templating``).
 
 The student page contains no answer as text: the answer data is sealed in "locked boxes" that
 only the right response opens; quiz.js documents the scheme and opens them, ``_seal`` below makes
@@ -12,22 +13,28 @@ them. The page's score equals ``bank.grade_response`` (proven by tests/quiz/test
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
 import sys
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from mnist_lab import __version__
 from mnist_lab.quiz.bank import NUMERIC_SLACK, Bank, Question, normalise_text
+from mnist_lab.templating import (
+    TEMPLATES_PACKAGE,
+    TemplatingError,
+    content_security_policy,
+    environment,
+    format_number,
+    format_points,
+    inline_asset,
+    inline_code,
+)
 
-TEMPLATES_PACKAGE = "mnist_lab.templates"
 SCRIPT_RESOURCE = "quiz.js"
 STYLE_RESOURCE = "quiz.css"
 STUDENT_TEMPLATE = "student_quiz.html"
@@ -66,77 +73,20 @@ class QuizPageError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# The jinja2 environment (one for the package)
+# The package's jinja2 environment (mnist_lab.templating), with the quiz page's globals
 
 
-def _load_template(name: str) -> str | None:
-    resource = resources.files(TEMPLATES_PACKAGE).joinpath(name)
-    return resource.read_text("utf-8") if resource.is_file() else None
+environment().globals.update(question_key=question_key, option_value=option_value)
 
 
-def inline_code(text: str) -> Markup:
-    """Escape ``text`` and turn each `backticked` span into <code>; an unpaired backtick stays."""
-    parts = str(text).split("`")
-    if len(parts) % 2 == 0:  # odd number of backticks: the last one is a literal character
-        parts[-2:] = [parts[-2] + "`" + parts[-1]]
-    html = [
-        Markup("<code>{}</code>").format(part) if index % 2 else escape(part)
-        for index, part in enumerate(parts)
-    ]
-    return Markup("").join(html)
-
-
-def format_number(value: float) -> str:
-    """784.0 -> "784", 0.25 -> "0.25": how a number is written for people."""
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-def format_points(value: float) -> str:
-    return f"{format_number(value)} point{'' if value == 1 else 's'}"
-
-
-@cache
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load_template),
-        # HTML is escaped; the release's Markdown files (*.md.j2) are plain text, not HTML.
-        autoescape=jinja2.select_autoescape(disabled_extensions=("md.j2",), default=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["inline_code"] = inline_code
-    env.filters["number"] = format_number
-    env.filters["points"] = format_points
-    env.globals["question_key"] = question_key
-    env.globals["option_value"] = option_value
-    return env
-
-
-@cache
 def _asset(name: str, closing_tag: str) -> str:
-    text = resources.files("mnist_lab.quiz").joinpath(name).read_text("utf-8")
-    if closing_tag in text.lower():  # it would end the inline element early
-        raise QuizPageError(f"{name} contains {closing_tag!r} and cannot be inlined")
-    return text
+    try:
+        return inline_asset("mnist_lab.quiz", name, closing_tag)
+    except TemplatingError as error:
+        raise QuizPageError(str(error)) from None
 
 
-def _csp_hash(text: str) -> str:
-    return (
-        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-    )
-
-
-def _content_security_policy(*, script: str | None, style: str) -> str:
-    """Only the inlined stylesheet (and script) may run: no request can leave the page."""
-    script_source = _csp_hash(script) if script is not None else "'none'"
-    return (
-        f"default-src 'none'; script-src {script_source}; style-src {_csp_hash(style)}; "
-        "img-src data:; base-uri 'none'; form-action 'none'"
-    )
+_content_security_policy = content_security_policy
 
 
 def _check_title(title: str) -> str:
@@ -315,9 +265,12 @@ def render_answer_key(*, bank: Bank, title: str | None = None) -> str:
 
 
 __all__ = [
+    "TEMPLATES_PACKAGE",
     "QuizPageError",
     "casefold_table",
     "environment",
+    "format_number",
+    "format_points",
     "inline_code",
     "render_answer_key",
     "render_student_page",
