@@ -10,13 +10,19 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
 
 from mnist_lab import __version__
+from mnist_lab.constants import ASSIGNMENT_NAME
 
 EXIT_USER_ERROR = 2
+
+
+class UsageError(Exception):
+    """Options that do not go together."""
 
 
 def _positive_int(text: str) -> int:
@@ -51,10 +57,37 @@ def _positive_float(text: str) -> float:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.results is not None:
+        return _grade_one(args)
+    from mnist_lab.grading.batch import ProgressPrinter, grade_batch
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a scheduler's SIGTERM stops the batch as cleanly as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
+    result = grade_batch(
+        inputs=args.submissions,
+        out_dir=args.out,
+        jobs=args.jobs,
+        tests_dir=args.tests,
+        time_limit=args.time_limit,
+        assignment_name=args.name,
+        canvas_assignment_id=args.canvas_assignment_id,
+        progress=ProgressPrinter(sys.stderr),
+    )
+    print(result.summary())
+    for warning in result.files.warnings():
+        print(f"mnist-lab: warning: {warning}", file=sys.stderr)
+    return 0  # grading completed: the scores are in the gradebook, not in the exit status
+
+
+def _grade_one(args: argparse.Namespace) -> int:
     from mnist_lab.grading.grade import grade_submission
 
+    if len(args.submissions) != 1 or args.submissions[0].is_dir():
+        raise UsageError("--results grades one submission file; for many, use --out DIR")
     result = grade_submission(
-        submission=args.submission,
+        submission=args.submissions[0],
         tests_dir=args.tests,
         results_path=args.results,
         time_limit=args.time_limit,
@@ -175,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write (absent, empty, or a previous build; default: %(default)s)",
     )
     build.add_argument(
-        "--name", default="MNIST digit recognition", help="assignment name (default: %(default)s)"
+        "--name", default=ASSIGNMENT_NAME, help="assignment name (default: %(default)s)"
     )
     build.add_argument(
         "--points",
@@ -237,14 +270,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser(
         "grade",
-        help="grade a submission (.py or .ipynb) and write Gradescope results",
-        description="Grade a submission with the hidden and public tests, its code running in a "
-        "sandboxed worker process; print a summary and write Gradescope-format results. Exit 0 "
-        "whenever grading completed, whatever the score.",
+        help="grade submissions (one file, or a course's: folders, LMS bulk-download zips)",
+        description="Grade submissions with the hidden and public tests, each in a sandboxed "
+        "worker process. With --results: one .py or .ipynb, its Gradescope-format results "
+        "written to FILE. Otherwise a batch: files, folders and the zips Gradescope, Canvas and "
+        "Moodle bulk downloads give, graded in parallel into --out (one results JSON and "
+        "feedback page per student, gradebook.csv, canvas.csv, moodle.csv); rerun the same "
+        "command to resume an interrupted batch. Exit 0 whenever grading completed, whatever "
+        "the scores.",
     )
-    grade.add_argument("submission", type=Path, help="the student's digits.py or digits.ipynb")
     grade.add_argument(
-        "--results", type=Path, required=True, help="results JSON to write (Gradescope format)"
+        "submissions",
+        type=Path,
+        nargs="+",
+        metavar="SUBMISSION",
+        help="a digits.py or .ipynb, a folder of submissions, or an LMS bulk-download zip",
+    )
+    grade.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="grade one submission and write its results JSON (Gradescope format) here",
+    )
+    grade.add_argument(
+        "--out",
+        type=Path,
+        default=Path("mnist-lab-grades"),
+        help="batch: folder to write (absent, empty or an earlier batch; default: %(default)s)",
+    )
+    grade.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="batch: submissions graded at once (default: the number of cores, %(default)s)",
     )
     grade.add_argument(
         "--tests",
@@ -257,6 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=20.0,
         help="seconds allowed per call of a student function (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--name",
+        default=ASSIGNMENT_NAME,
+        help="batch: assignment name in the gradebooks and feedback (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--canvas-assignment-id",
+        default=None,
+        help="batch: the Canvas assignment's id, so canvas.csv updates that assignment",
     )
     grade.set_defaults(handler=cmd_grade)
 
@@ -319,6 +387,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean 'the input was wrong', reported in one line."""
     from mnist_lab.build import BuildError
     from mnist_lab.data import MnistDataError
+    from mnist_lab.grading.batch import BatchError
     from mnist_lab.grading.grade import GradingSetupError
     from mnist_lab.grading.package import PackageError
     from mnist_lab.grading.sandbox import SandboxError
@@ -329,6 +398,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.stubs import MarkerError
 
     return (
+        UsageError,
+        BatchError,
         BuildError,
         MnistDataError,
         MarkerError,
@@ -358,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as error:
         print(f"mnist-lab: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("mnist-lab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"mnist-lab: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -1,0 +1,352 @@
+"""Batch grading (``grade_batch`` and ``mnist-lab grade --out``), graded for real.
+
+Real worker processes, TensorFlow and the shipped tests: a mixed course (correct, buggy,
+hostile, ungradable) is graded in parallel, rerun (nothing regraded), changed (only the change
+regraded) and interrupted (what finished is kept, the rest is graded on the next run).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mnist_lab.grading import sandbox
+from mnist_lab.grading.batch import (
+    STATE_FILE,
+    BatchError,
+    BatchInterrupted,
+    Progress,
+    grade_batch,
+)
+from mnist_lab.grading.grade import default_tests_dir, load_cases
+
+from .mistake_patches import mistake_source
+
+HOSTILE = Path(__file__).parent / "hostile"
+
+
+def reference() -> str:
+    return resources.files("mnist_lab.solutions").joinpath("digits.py").read_text("utf-8")
+
+
+def stubs() -> str:
+    return resources.files("mnist_lab.exercises").joinpath("digits.py").read_text("utf-8")
+
+
+def hostile(name: str) -> str:
+    snippet = (HOSTILE / f"{name}.py").read_text("utf-8")
+    base = reference() if "# base: reference" in snippet.splitlines()[0] else stubs()
+    return base + "\n\n" + snippet
+
+
+def points_of(function: str) -> float:
+    return sum(case.points for case in load_cases(default_tests_dir()) if case.function == function)
+
+
+TOTAL = sum(case.points for case in load_cases(default_tests_dir()))
+
+
+def course(folder: Path, students: dict[str, str | None]) -> Path:
+    """One subfolder per student holding digits.py (or only notes.txt when the source is None)."""
+    for name, source in students.items():
+        (folder / name).mkdir(parents=True)
+        if source is None:
+            (folder / name / "notes.txt").write_text("I could not do it\n")
+        else:
+            (folder / name / "digits.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+def scores(out: Path) -> dict[str, float]:
+    return {
+        path.stem: json.loads(path.read_text())["score"]
+        for path in sorted((out / "results").glob("*.json"))
+    }
+
+
+def live_children() -> list[int]:
+    """Processes (not zombies) whose parent is this test process: workers left running."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            children.append(int(entry.name))
+    return children
+
+
+def no_temp_files(out: Path) -> list[Path]:
+    return [
+        path
+        for path in out.rglob("*")
+        if path.name.startswith(".") and path.is_file() and path.name != STATE_FILE
+    ]
+
+
+@pytest.mark.slow
+def test_a_mixed_course_is_graded_in_parallel_and_every_student_gets_a_row(
+    tmp_path: Path,
+) -> None:
+    inputs = course(
+        tmp_path / "course",
+        {
+            "alice": reference(),
+            "bob": mistake_source("normalize_int_division"),
+            "carol": hostile("syntax_error"),
+            "dave": hostile("os_exit_import"),
+            "erin": stubs(),
+            "frank": None,
+        },
+    )
+    seen: list[Progress] = []
+    result = grade_batch(inputs=[inputs], out_dir=tmp_path / "out", jobs=2, progress=seen.append)
+
+    status = {outcome.key: outcome.status for outcome in result.outcomes}
+    assert status == {
+        "alice": "graded",
+        "bob": "graded",
+        "carol": "graded",
+        "dave": "graded",
+        "erin": "graded",
+        "frank": "ungradable",
+    }
+    bob = json.loads((tmp_path / "out" / "results" / "bob.json").read_text())
+    lost = {test["name"].split(":")[0] for test in bob["tests"] if test["status"] == "failed"}
+    assert lost == {"normalize"}  # his mistake costs only its own function's cases
+    assert scores(tmp_path / "out") == {
+        "alice": TOTAL,
+        "bob": TOTAL - sum(t["max_score"] for t in bob["tests"] if t["status"] == "failed"),
+        "carol": 0,
+        "dave": 0,
+        "erin": 0,
+        "frank": 0,
+    }
+    frank = json.loads((tmp_path / "out" / "results" / "frank.json").read_text())
+    assert "no .py or .ipynb file" in frank["tests"][0]["output"]
+    assert [p.done for p in seen] == list(range(7))  # the start, then one per student
+    assert seen[-1].total == 6
+
+    with open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["key"] for row in rows] == sorted(status)
+    assert {row["key"]: float(row["score"]) for row in rows} == scores(tmp_path / "out")
+    for name in status:
+        page = (tmp_path / "out" / "feedback" / f"{name}.html").read_text("utf-8")
+        assert name in page
+    for name in ("canvas.csv", "moodle.csv"):
+        assert (tmp_path / "out" / name).is_file()
+    assert no_temp_files(tmp_path / "out") == []
+    # The graded bytes are kept beside the results.
+    staged = tmp_path / "out" / "submissions" / "bob" / "digits.py"
+    assert staged.read_text("utf-8") == (inputs / "bob" / "digits.py").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_a_rerun_regrades_only_what_is_new_or_changed(tmp_path: Path) -> None:
+    inputs = course(
+        tmp_path / "course",
+        {"alice": reference(), "bob": mistake_source("flatten_column_major"), "carol": stubs()},
+    )
+    out = tmp_path / "out"
+    first = grade_batch(inputs=[inputs], out_dir=out, jobs=2)
+    assert [o.status for o in first.outcomes] == ["graded"] * 3
+    before = scores(out)
+    results_bytes = {p.name: p.read_bytes() for p in (out / "results").iterdir()}
+
+    again = grade_batch(inputs=[inputs], out_dir=out, jobs=2)
+    assert [o.status for o in again.outcomes] == ["reused"] * 3
+    assert {p.name: p.read_bytes() for p in (out / "results").iterdir()} == results_bytes
+    assert [o.score for o in again.outcomes] == [before[k] for k in ("alice", "bob", "carol")]
+
+    (inputs / "bob" / "digits.py").write_text(reference(), encoding="utf-8")  # bob fixed it
+    course(inputs, {"dan": reference()})  # a late submission
+    (inputs / "carol" / "digits.py").unlink()  # carol withdrew
+    (inputs / "carol").rmdir()
+    third = grade_batch(inputs=[inputs], out_dir=out, jobs=2)
+    assert {o.key: o.status for o in third.outcomes} == {
+        "alice": "reused",
+        "bob": "graded",
+        "dan": "graded",
+    }
+    assert scores(out) == {"alice": TOTAL, "bob": TOTAL, "dan": TOTAL}
+    assert not (out / "feedback" / "carol.html").exists()
+
+
+@pytest.mark.slow
+def test_an_interrupted_batch_keeps_what_finished_and_resumes(tmp_path: Path) -> None:
+    inputs = course(
+        tmp_path / "course",
+        {"alice": reference(), "bob": hostile("infinite_loop"), "carol": reference()},
+    )
+    out = tmp_path / "out"
+    cancel = threading.Event()
+
+    def stop_after_the_first(progress: Progress) -> None:
+        if progress.last is not None:
+            cancel.set()
+
+    started = time.monotonic()
+    with pytest.raises(BatchInterrupted, match="run the same command again"):
+        grade_batch(
+            inputs=[inputs], out_dir=out, jobs=1, progress=stop_after_the_first, cancel=cancel
+        )
+    assert time.monotonic() - started < 60  # the looping submission was not waited for
+    done = json.loads((out / STATE_FILE).read_text())["students"]
+    assert list(done) == ["alice"]
+    assert list(scores(out)) == ["alice"]  # no half-written results
+    assert not list((out / "feedback").iterdir())  # the gradebook is written at the end only
+    assert live_children() == []  # the looping worker was killed, not left behind
+
+    resumed = grade_batch(inputs=[inputs], out_dir=out, jobs=2, time_limit=3)
+    # Different options mean different grades: everything is regraded, and says so.
+    assert [o.status for o in resumed.outcomes] == ["graded"] * 3
+    assert "everything was regraded" in resumed.summary()
+
+
+@pytest.mark.slow
+def test_a_resumed_batch_with_the_same_options_grades_only_the_rest(tmp_path: Path) -> None:
+    inputs = course(tmp_path / "course", {"alice": reference(), "bob": stubs()})
+    out = tmp_path / "out"
+    cancel = threading.Event()
+
+    def stop_after_the_first(progress: Progress) -> None:
+        if progress.last is not None:
+            cancel.set()
+
+    with pytest.raises(BatchInterrupted):
+        grade_batch(
+            inputs=[inputs], out_dir=out, jobs=1, progress=stop_after_the_first, cancel=cancel
+        )
+    resumed = grade_batch(inputs=[inputs], out_dir=out, jobs=1)
+    assert {o.key: o.status for o in resumed.outcomes} == {"alice": "reused", "bob": "graded"}
+    assert scores(out) == {"alice": TOTAL, "bob": 0}
+
+
+@pytest.mark.slow
+def test_the_command_grades_a_folder_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
+    inputs = course(tmp_path / "course", {"alice": reference(), "bob": hostile("infinite_loop")})
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "mnist_lab",
+        "grade",
+        str(inputs),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = out / STATE_FILE
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until alice is done and bob is looping
+        if state.is_file() and "alice" in json.loads(state.read_text())["students"]:
+            break
+        time.sleep(0.2)
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "1 of 2 submission(s) are graded and kept" in stderr
+    assert "run the same command again" in stderr
+
+    finished = subprocess.run(
+        [*command, "--time-limit", "2"], capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "2 submission(s)" in finished.stdout
+    assert scores(out)["alice"] == TOTAL
+    assert scores(out)["bob"] == TOTAL - points_of("normalize")
+
+
+# --- refused before any grading --------------------------------------------------------------
+
+
+def test_a_foreign_non_empty_out_folder_is_refused(tmp_path: Path) -> None:
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "thesis.tex").write_text("precious")
+    with pytest.raises(BatchError, match="not a previous mnist-lab batch"):
+        grade_batch(inputs=[inputs], out_dir=tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["thesis.tex"]
+
+
+def test_out_inside_an_input_folder_and_inputs_inside_out_are_refused(tmp_path: Path) -> None:
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    with pytest.raises(BatchError, match="inside the input folder"):
+        grade_batch(inputs=[inputs], out_dir=inputs / "grades")
+    with pytest.raises(BatchError, match="holds the input"):
+        grade_batch(inputs=[inputs / "alice" / "digits.py"], out_dir=inputs)
+    assert not (inputs / "grades").exists()
+
+
+def test_a_missing_input_is_refused_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(BatchError, match=r"nowhere\.zip"):
+        grade_batch(inputs=[tmp_path / "nowhere.zip"], out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "results").exists()
+
+
+def test_the_command_refuses_results_with_several_submissions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnist_lab.cli import main
+
+    status = main(["grade", "a.py", "b.py", "--results", str(tmp_path / "r.json")])
+    assert status == 2
+    assert "--results grades one submission file" in capsys.readouterr().err
+
+
+def test_a_machine_that_cannot_start_workers_stops_the_batch_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment, not the students: stop after a few, say why, keep nothing wrong."""
+    inputs = course(tmp_path / "course", {f"s{n}": reference() for n in range(6)})
+
+    def broken(*args, **kwargs):
+        raise sandbox.SandboxError("cannot start the grading worker: no python here")
+
+    monkeypatch.setattr(sandbox, "WorkerProcess", broken)
+    with pytest.raises(BatchError, match=r"the grader cannot run here .*no python here"):
+        grade_batch(inputs=[inputs], out_dir=tmp_path / "out", jobs=1)
+    assert json.loads((tmp_path / "out" / STATE_FILE).read_text())["students"] == {}
+
+
+@pytest.mark.skipif(not sandbox.running_as_root(), reason="only root hides files from workers")
+def test_concurrent_runs_in_one_process_keep_files_hidden_until_the_last_ends(
+    tmp_path: Path, file_modes
+) -> None:
+    """A batch runs several gradings in one process: the first to end must not unhide."""
+    secret = tmp_path / "tests"
+    secret.mkdir()
+    os.chmod(secret, 0o755)
+    before = file_modes.outside_grading([secret])
+    first_inside, release_first = threading.Event(), threading.Event()
+
+    def first_run() -> None:
+        with sandbox.hidden_paths([secret], []):
+            first_inside.set()
+            release_first.wait(30)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    first_inside.wait(30)
+    with sandbox.hidden_paths([secret], []):
+        release_first.set()
+        thread.join(30)
+        assert os.stat(secret).st_mode & 0o007 == 0  # still hidden: this run still grades
+    file_modes.assert_restored(before)
