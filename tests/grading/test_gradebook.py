@@ -9,13 +9,13 @@ one is opened in headless Chromium (no request but itself, axe-core finds no vio
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from mnist_lab import files as atomic_files
 from mnist_lab.grading import gradebook
 from mnist_lab.grading.collect import Student, Submission
 from mnist_lab.grading.grade import CaseResult, GradingResult
@@ -378,10 +378,10 @@ def test_files_are_replaced_whole_and_no_temp_file_is_left(tmp_path, course, mon
             raise OSError("disk full")
         return real_replace(source, target)
 
-    monkeypatch.setattr(gradebook.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic_files.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write(tmp_path, course[:2], canvas_assignment_id="1")
-    monkeypatch.setattr(gradebook.os, "replace", real_replace)
+    monkeypatch.setattr(atomic_files.os, "replace", real_replace)
     assert listing() == expected
     assert files.canvas.read_bytes() == before[files.canvas]
     assert len(read_csv(files.gradebook)) == 3  # written whole, before the failure
@@ -422,21 +422,6 @@ def test_the_result_object_tells_the_cli_what_to_warn_about(tmp_path, course):
 
 SCHEMES = ("light", "dark")
 AXE_ENV = "MNIST_LAB_AXE_JS"  # as in tests/quiz/test_browser.py
-
-
-@pytest.fixture(scope="module")
-def axe_source(repo_root: Path) -> str:
-    candidates = [
-        os.environ.get("MNIST_LAB_AXE_JS"),
-        repo_root / "node_modules/axe-core/axe.min.js",
-    ]
-    bundled = importlib.util.find_spec("axe_playwright_python")
-    if bundled is not None and bundled.origin:
-        candidates.append(Path(bundled.origin).with_name("axe.min.js"))
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).read_text("utf-8")
-    pytest.skip("axe-core not found: pip install axe-playwright-python (the test extra does)")
 
 
 @pytest.mark.slow

@@ -13,11 +13,8 @@ never borrow the reference for its own helpers' cases.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import protocol, sandbox
 
 FUNCTION_ORDER = ("normalize", "flatten", "build_model", "confusion", "predict_digit")
@@ -640,16 +638,7 @@ def write_results(result: GradingResult, results_path: Path) -> None:
     """Write the results JSON atomically (a temp file in the same folder, then a rename)."""
     results_path = Path(results_path)
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=results_path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(result.to_dict(), stream, indent=2, ensure_ascii=True)
-        os.chmod(temp, 0o644)
-        os.replace(temp, results_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    write_text_atomically(results_path, json.dumps(result.to_dict(), indent=2, ensure_ascii=True))
 
 
 def grade_submission(

@@ -62,12 +62,9 @@ Moodle (``moodle.csv``), from the importer of the "offline grading worksheet" (m
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -77,6 +74,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from mnist_lab import __version__
+from mnist_lab.files import write_text_atomically
 from mnist_lab.grading.collect import Submission
 from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
 from mnist_lab.templating import (
@@ -466,19 +464,6 @@ def _feedback_page(row: _Row, assignment_name: str, style: str) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 def _timestamp(graded_at: datetime | None) -> str:
     if graded_at is None:
         graded_at = datetime.now(timezone.utc)
@@ -532,9 +517,9 @@ def write_gradebooks(
     feedback = {}
     for key, page in pages.items():
         feedback[key] = feedback_dir / f"{key}.html"
-        _write_atomic(feedback[key], page)
+        write_text_atomically(feedback[key], page, newline="")
     for file_name, text in texts.items():
-        _write_atomic(out_dir / file_name, text)
+        write_text_atomically(out_dir / file_name, text, newline="")
     return GradebookFiles(
         gradebook=out_dir / GRADEBOOK_CSV,
         canvas=out_dir / CANVAS_CSV,

@@ -393,7 +393,7 @@ AUTOGRADER_ZIP = "autograder.zip"
 # The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
 # reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
 WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
-WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py")
+WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py")
 WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
 PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
 RUN_AUTOGRADER = """#!/bin/bash

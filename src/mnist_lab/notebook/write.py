@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from mnist_lab.files import write_text_atomically
+
 NOTEBOOK_NAME = "mnist_digits.ipynb"
 SOURCE_RESOURCE = "student_notebook.py"
 STUDENT_MODULE = "digits.py"
@@ -151,7 +153,7 @@ def write_notebook(
     notebook = student_notebook()
     if executed:
         notebook = _executed(notebook, digits_dir=digits_dir, tests_dir=tests_dir, timeout=timeout)
-    _write_atomically(out_path, _notebook_text(notebook))
+    write_text_atomically(out_path, _notebook_text(notebook))
     return out_path
 
 
@@ -160,18 +162,6 @@ def _notebook_text(notebook) -> str:
 
     text = nbformat.writes(notebook)
     return text if text.endswith("\n") else text + "\n"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path | None) -> None:
