@@ -17,7 +17,6 @@ atomically and the state after each student, so an interrupted batch resumes whe
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ from typing import Any, TextIO
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME
+from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
@@ -185,18 +185,6 @@ def fingerprint(submission: Submission) -> str:
     return f"file:{submission.path.name}:{_sha256(submission.path)}"
 
 
-def _write_json_atomically(path: Path, data: Any) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=1, sort_keys=True)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 class BatchState:
     """``.mnist-lab-batch.json``: the config and, per student, the fingerprint of what is done."""
 
@@ -237,7 +225,7 @@ class BatchState:
 
     def save(self) -> None:
         data = {"version": STATE_VERSION, "config": self.config, "students": self.students}
-        _write_json_atomically(self.path, data)
+        write_text_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
 
 
 # --- the batch -----------------------------------------------------------------------------------
@@ -340,7 +328,10 @@ def grade_batch(
     state = BatchState(out_dir, grading_config(tests_dir=tests_dir, time_limit=time_limit))
     notes = []
     if state.config_changed:
-        notes.append("The tests or options changed since the last run: everything was regraded.")
+        notes.append(
+            "The tests, the options or the batch's record changed since the last run: "
+            "everything was regraded."
+        )
     keys = {item.student.key for item in submissions}
     state.keep_only(keys)
     _remove_stale_outputs(out_dir, keys)
