@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -57,3 +59,23 @@ def browser():
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+AXE_ENV = "MNIST_LAB_AXE_JS"
+
+
+@pytest.fixture(scope="session")
+def axe_source(repo_root: Path) -> str:
+    """axe-core's axe.min.js, injected into pages for the accessibility checks."""
+    candidates = [os.environ.get(AXE_ENV), repo_root / "node_modules/axe-core/axe.min.js"]
+    # The test extra installs axe-playwright-python, whose wheel carries axe-core's axe.min.js.
+    bundled = importlib.util.find_spec("axe_playwright_python")
+    if bundled is not None and bundled.origin:
+        candidates.append(Path(bundled.origin).with_name("axe.min.js"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text("utf-8")
+    pytest.skip(
+        f"axe-core not found: pip install axe-playwright-python (the test extra does), set "
+        f"{AXE_ENV} to axe.min.js, or run `npm install axe-core@4` in {repo_root}"
+    )

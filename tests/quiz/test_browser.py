@@ -8,7 +8,6 @@ $MNIST_LAB_ARTIFACTS) for a human to look at.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -25,25 +24,8 @@ from mnist_lab.quiz.html import (
 
 pytestmark = pytest.mark.slow
 
-AXE_ENV = "MNIST_LAB_AXE_JS"
 ARTIFACTS_ENV = "MNIST_LAB_ARTIFACTS"
 SCHEMES = ("light", "dark")
-
-
-@pytest.fixture(scope="module")
-def axe_source(repo_root: Path) -> str:
-    candidates = [os.environ.get(AXE_ENV), repo_root / "node_modules/axe-core/axe.min.js"]
-    # The test extra installs axe-playwright-python, whose wheel carries axe-core's axe.min.js.
-    bundled = importlib.util.find_spec("axe_playwright_python")
-    if bundled is not None and bundled.origin:
-        candidates.append(Path(bundled.origin).with_name("axe.min.js"))
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate).read_text("utf-8")
-    pytest.skip(
-        f"axe-core not found: pip install axe-playwright-python (the test extra does), set "
-        f"{AXE_ENV} to axe.min.js, or run `npm install axe-core@4` in {repo_root}"
-    )
 
 
 @pytest.fixture(scope="module")
