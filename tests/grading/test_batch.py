@@ -26,6 +26,8 @@ from mnist_lab.grading.batch import (
     BatchError,
     BatchInterrupted,
     Progress,
+    ProgressPrinter,
+    StudentOutcome,
     grade_batch,
 )
 from mnist_lab.grading.grade import default_tests_dir, load_cases
@@ -350,3 +352,52 @@ def test_concurrent_runs_in_one_process_keep_files_hidden_until_the_last_ends(
         thread.join(30)
         assert os.stat(secret).st_mode & 0o007 == 0  # still hidden: this run still grades
     file_modes.assert_restored(before)
+
+
+@pytest.mark.slow
+def test_a_moodle_download_graded_by_the_command_gives_an_uploadable_worksheet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    from mnist_lab.cli import main
+
+    download = tmp_path / "MNIST-Lab-123.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.writestr("Zoë O'Neil_57_assignsubmission_file_/digits.py", reference())
+        archive.writestr("Sam Lee_58_assignsubmission_file_/digits.py", stubs())
+        archive.writestr("Ann Bo_59_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
+    assert main(["grade", str(download), "--out", str(tmp_path / "out"), "--jobs", "2"]) == 0
+    assert "3 submission(s)" in capsys.readouterr().out
+    with open(tmp_path / "out" / "moodle.csv", newline="", encoding="utf-8") as stream:
+        rows = {row["Identifier"]: row for row in csv.DictReader(stream)}
+    assert {key: (row["Full name"], row["Grade"]) for key, row in rows.items()} == {
+        "Participant 57": ("Zoë O'Neil", f"{TOTAL:g}"),
+        "Participant 58": ("Sam Lee", "0"),
+        "Participant 59": ("Ann Bo", "0"),
+    }
+    page = (tmp_path / "out" / "feedback" / "ann_bo-59.html").read_text("utf-8")
+    assert "no .py or .ipynb file" in page
+
+
+def test_progress_is_a_live_bar_on_a_terminal_and_one_line_per_student_in_logs() -> None:
+    import io
+
+    alice = StudentOutcome(key="alice", status="graded", score=80, max_score=80, seconds=5.0)
+    frank = StudentOutcome(key="frank", status="ungradable", score=0, max_score=80, seconds=0.1)
+    steps = [
+        Progress(done=0, total=2, running=0, last=None),
+        Progress(done=1, total=2, running=1, last=alice),
+        Progress(done=2, total=2, running=0, last=frank),
+    ]
+    log, terminal = io.StringIO(), io.StringIO()
+    for printer in (ProgressPrinter(log, live=False), ProgressPrinter(terminal, live=True)):
+        for step in steps:
+            printer(step)
+    assert log.getvalue() == "[1/2] alice 80/80 (graded)\n[2/2] frank 0/80 (ungradable)\n"
+    frames = terminal.getvalue().split("\r")[1:]
+    assert len(frames) == 3
+    assert terminal.getvalue().endswith("\n")
+    assert frames[1].startswith("[" + "#" * 15 + "." * 15 + "] 1/2")
+    assert frames[2].startswith("[" + "#" * 30 + "] 2/2")
+    assert "frank 0/80" in frames[2]
