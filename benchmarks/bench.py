@@ -1,0 +1,328 @@
+"""Speed and memory of the jobs users wait for, as figures (never asserted in the test suite).
+
+    python benchmarks/bench.py [--repeat 5] [--out BENCHMARKS.md] [--no-full-data]
+
+Run from a checkout with mnist-lab installed (``pip install ".[test]"``); it takes 15-20 minutes
+on 2 cores. Everything is measured on this machine in this one run, and every job runs as the
+command a user types, in a fresh process:
+
+(a) one correct submission: ``mnist-lab grade`` vs ``otter run`` on the built autograder.zip vs
+    the floor ``python -c "import tensorflow"``; runs alternate (floor, ours, otter, floor, ...)
+    so that a slow spell of the machine hits all three alike; medians and ratios;
+(b) a batch of mixed submissions (correct, buggy, degenerate, hostile) graded with --jobs 1 and
+    --jobs 2: throughput and its ratio; and the infinite-loop submission alone against its bound;
+(c) the peak resident memory of a grading worker (the reference; the memory hog under its cap);
+(d) the reference model's test accuracy and training time on the embedded sample and, when
+    present, on ../shared/data/mnist.npz (or $MNIST_NPZ);
+(e) the time of ``mnist-lab build`` (with and without running the solution notebook).
+
+It prints the table and writes it, with how to rerun it, to --out (default: BENCHMARKS.md at the
+top of the repository, which the README points to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the test corpora (mistakes, hostile, unusual) live in tests/
+
+from tests.grading.mistake_patches import PATCHES, mistake_source  # noqa: E402
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["MNIST_LAB_OFFLINE"] = "1"  # never a download: the figures are for the data named
+MNIST_LAB = [sys.executable, "-m", "mnist_lab"]
+OTTER = [sys.executable, "-m", "otter"]
+HOSTILE_IN_BATCH = (
+    "infinite_loop",
+    "memory_hog",
+    "os_exit_import",
+    "syntax_error",
+    "flood_output",
+    "forged_results",
+    "always_equal",
+    "patch_checks",
+)
+TARGETS = {
+    "grade/otter": "<= 1.0 (aim 0.8)",
+    "jobs2/jobs1": ">= 1.7",
+    "worker": "< 1.5 GB",
+}
+
+
+def run(command: list[str], **options) -> float:
+    """Run a command to completion (failing loudly) and return its wall time in seconds."""
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, **options)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(
+            f"benchmark command failed ({completed.returncode}): {' '.join(map(str, command))}\n"
+            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
+    run.last = completed
+    return seconds
+
+
+def reference_source() -> str:
+    return resources.files("mnist_lab.solutions").joinpath("digits.py").read_text("utf-8")
+
+
+def stub_source() -> str:
+    return resources.files("mnist_lab.exercises").joinpath("digits.py").read_text("utf-8")
+
+
+def hostile_source(name: str) -> str:
+    snippet = (REPO / "tests" / "grading" / "hostile" / f"{name}.py").read_text("utf-8")
+    kind = snippet.splitlines()[0].removeprefix("# base:").strip()
+    base = reference_source() if kind == "reference" else stub_source()
+    return base + "\n\n" + snippet
+
+
+def write_corpus(folder: Path) -> dict[str, str]:
+    """One subfolder per "student" holding a digits.py; returns {student: kind}."""
+    kinds: dict[str, str] = {}
+
+    def add(name: str, kind: str, source: str) -> None:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "digits.py").write_text(source, encoding="utf-8")
+        kinds[name] = kind
+
+    for number in range(8):
+        add(f"correct-{number:02d}", "correct", reference_source())
+    for path in sorted((REPO / "tests" / "grading" / "unusual").glob("*.py")):
+        add(f"unusual-{path.stem}", "correct", path.read_text("utf-8"))
+    for name in sorted(PATCHES):
+        add(f"buggy-{name}", "buggy", mistake_source(name))
+    for path in sorted((REPO / "tests" / "grading" / "degenerate").glob("*.py")):
+        add(f"degenerate-{path.stem}", "buggy", path.read_text("utf-8"))
+    add("stubs", "buggy", stub_source())
+    for name in HOSTILE_IN_BATCH:
+        add(f"hostile-{name}", "hostile", hostile_source(name))
+    return kinds
+
+
+def peak_child_rss_mib_of(code: str) -> float:
+    """Run ``code`` in a fresh Python that reports the peak RSS of ITS children (the workers)."""
+    probe = code + (
+        "\nimport resource\nprint('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    run([sys.executable, "-c", probe])
+    return int(re.search(r"PEAK (\d+)", run.last.stdout).group(1)) / 1024
+
+
+def children_peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each job in (a)")
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--no-full-data", action="store_true", help="skip (d) on the full data")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mnist-lab-bench-"))
+    rows: list[tuple[str, str, str]] = []  # (what, figure, notes)
+
+    def row(what: str, figure: str, notes: str = "") -> None:
+        rows.append((what, figure, notes))
+        print(f"  {what}: {figure}  {notes}", flush=True)
+
+    # (a) one correct submission, three commands alternating ------------------------------------
+    print("(a) one correct submission", flush=True)
+    reference = work / "single" / "digits.py"
+    reference.parent.mkdir(parents=True)
+    reference.write_text(reference_source(), encoding="utf-8")
+    run([*MNIST_LAB, "autograder", "--out", str(work)])
+    autograder = work / "autograder.zip"
+    jobs = {
+        "floor": [sys.executable, "-c", "import tensorflow"],
+        "mnist-lab grade": [*MNIST_LAB, "grade", str(reference), "--results", str(work / "r.json")],
+        "otter run": [
+            *OTTER,
+            "run",
+            "-a",
+            str(autograder),
+            "-o",
+            str(work / "otter"),
+            str(reference),
+        ],
+    }
+    (work / "otter").mkdir()
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(options.repeat):
+        for name, command in jobs.items():
+            times[name].append(run(command, cwd=work))
+    ours = json.loads((work / "r.json").read_text())["score"]
+    theirs = json.loads((work / "otter" / "results.json").read_text())
+    theirs = theirs.get("score", sum(t.get("score", 0) for t in theirs.get("tests", [])))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    spread = {name: f"{min(v):.2f}-{max(v):.2f} s" for name, v in times.items()}
+    row(
+        "(a) floor: python -c 'import tensorflow'",
+        f"{median['floor']:.2f} s",
+        f"median of {options.repeat}, range {spread['floor']}",
+    )
+    row(
+        "(a) mnist-lab grade (reference)",
+        f"{median['mnist-lab grade']:.2f} s",
+        f"score {ours:g}; range {spread['mnist-lab grade']}; "
+        f"{median['mnist-lab grade'] / median['floor']:.2f} x floor",
+    )
+    row(
+        "(a) otter run -a autograder.zip (reference)",
+        f"{median['otter run']:.2f} s",
+        f"score {theirs:g}; range {spread['otter run']}; "
+        f"{median['otter run'] / median['floor']:.2f} x floor",
+    )
+    row(
+        "(a) ratio mnist-lab grade / otter run",
+        f"{median['mnist-lab grade'] / median['otter run']:.2f}",
+        f"target {TARGETS['grade/otter']}",
+    )
+
+    # (b) a mixed batch with 1 and 2 jobs --------------------------------------------------------
+    print("(b) a batch of mixed submissions", flush=True)
+    corpus = work / "corpus"
+    kinds = write_corpus(corpus)
+    counts = {kind: sum(k == kind for k in kinds.values()) for kind in sorted(set(kinds.values()))}
+    described = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    throughput, scores = {}, {}
+    for jobs_count in (1, 2):
+        out = work / f"batch-{jobs_count}"
+        seconds = run(
+            [*MNIST_LAB, "grade", str(corpus), "--out", str(out), "--jobs", str(jobs_count)]
+        )
+        throughput[jobs_count] = len(kinds) / seconds * 60
+        scores[jobs_count] = {
+            path.stem: json.loads(path.read_text())["score"]
+            for path in sorted((out / "results").glob("*.json"))
+        }
+        row(
+            f"(b) batch of {len(kinds)}, --jobs {jobs_count}",
+            f"{seconds:.1f} s",
+            f"{throughput[jobs_count]:.1f} submissions/min ({described})",
+        )
+    same = "identical scores" if scores[1] == scores[2] else "SCORES DIFFER between runs"
+    row(
+        "(b) throughput ratio --jobs 2 / --jobs 1",
+        f"{throughput[2] / throughput[1]:.2f}",
+        f"target {TARGETS['jobs2/jobs1']}; {same}",
+    )
+    loop = work / "loop" / "digits.py"
+    loop.parent.mkdir()
+    loop.write_text(hostile_source("infinite_loop"), encoding="utf-8")
+    seconds = run([*MNIST_LAB, "grade", str(loop), "--results", str(work / "loop.json")])
+    from mnist_lab.grading import grade as grading
+
+    bound = grading.MAX_WORKER_FAILURES_PER_FUNCTION * grading.DEFAULT_TIME_LIMIT
+    score = json.loads((work / "loop.json").read_text())["score"]
+    row(
+        "(b) infinite loop in normalize, alone",
+        f"{seconds:.1f} s",
+        f"score {score:g}; its looping calls are stopped after "
+        f"{grading.MAX_WORKER_FAILURES_PER_FUNCTION} x {grading.DEFAULT_TIME_LIMIT:g} s = "
+        f"{bound:g} s, plus worker restarts; whole-run budget {grading.DEFAULT_BUDGET:g} s",
+    )
+
+    # (c) worker memory ---------------------------------------------------------------------------
+    print("(c) worker memory", flush=True)
+    grade_code = (
+        "from pathlib import Path\nfrom mnist_lab.grading.grade import grade_submission\n"
+        "r = grade_submission(submission=Path({path!r}))\nprint('SCORE', r.score)\n"
+    )
+    peak = peak_child_rss_mib_of(grade_code.format(path=str(reference)))
+    row(
+        "(c) worker peak RSS, reference",
+        f"{peak:.0f} MiB",
+        f"{peak * 2**20 / 1e9:.2f} GB; target {TARGETS['worker']}",
+    )
+    hog = work / "hog" / "digits.py"
+    hog.parent.mkdir()
+    hog.write_text(hostile_source("memory_hog"), encoding="utf-8")
+    from mnist_lab.grading import sandbox
+
+    cap = sandbox.Limits().memory_bytes
+    peak = peak_child_rss_mib_of(grade_code.format(path=str(hog)))
+    row(
+        "(c) worker peak RSS, memory hog (killed at the cap)",
+        f"{peak:.0f} MiB",
+        f"{peak * 2**20 / 1e9:.2f} GB; cap {cap / 1e9:.2f} GB, polled every "
+        f"{sandbox.MEMORY_POLL_SECONDS:g} s",
+    )
+
+    # (d) the reference model ------------------------------------------------------------------
+    print("(d) training the reference model", flush=True)
+    from mnist_lab.data import SAMPLE_RESOURCE
+
+    sample = Path(str(resources.files("mnist_lab.data").joinpath(SAMPLE_RESOURCE)))
+    datasets = [("embedded sample", sample)]
+    full = Path(os.environ.get("MNIST_NPZ", REPO.parent / "shared" / "data" / "mnist.npz"))
+    if full.is_file() and not options.no_full_data:
+        datasets.append((f"full data ({full.name})", full))
+    for label, path in datasets:
+        seconds = run(
+            [*MNIST_LAB, "train", "--data", str(path), "--epochs", "5", "--seed", "0", "--quiet"]
+        )
+        accuracy = re.search(r"test accuracy:\s+([\d.]+%)", run.last.stdout).group(1)
+        trained = re.search(r"trained .* in ([\d.]+) s", run.last.stdout).group(1)
+        row(
+            f"(d) reference model, {label}, 5 epochs, seed 0",
+            f"{accuracy} test accuracy",
+            f"training {trained} s; whole command {seconds:.1f} s",
+        )
+    if len(datasets) == 1:
+        row("(d) reference model, full data", "not measured", f"{full} not found")
+
+    # (e) the build ------------------------------------------------------------------------------
+    print("(e) mnist-lab build", flush=True)
+    seconds = run([*MNIST_LAB, "build", "--out", str(work / "release")])
+    row("(e) mnist-lab build (runs the solution notebook)", f"{seconds:.1f} s")
+    seconds = run([*MNIST_LAB, "build", "--no-execute", "--out", str(work / "release-fast")])
+    row("(e) mnist-lab build --no-execute", f"{seconds:.1f} s")
+
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    table = ["| job | figure | notes |", "| --- | --- | --- |"]
+    table += [f"| {what} | {figure} | {notes} |" for what, figure, notes in rows]
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Written by `python benchmarks/bench.py` (rerun it from a checkout with",
+            '`pip install ".[test]"` done; it takes 15-20 minutes on 2 cores and rewrites this',
+            "file). Every figure comes from one run on one machine; (a) alternates the three",
+            "commands and gives medians. What each row measures: the docstring of",
+            "`benchmarks/bench.py`.",
+            "",
+            f"Last run: {machine}.",
+            "",
+            *table,
+            "",
+        ]
+    )
+    options.out.write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    print(f"wrote {options.out}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
