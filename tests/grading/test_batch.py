@@ -300,7 +300,7 @@ def test_out_inside_an_input_folder_and_inputs_inside_out_are_refused(tmp_path: 
 def test_a_missing_input_is_refused_with_its_path(tmp_path: Path) -> None:
     with pytest.raises(BatchError, match=r"nowhere\.zip"):
         grade_batch(inputs=[tmp_path / "nowhere.zip"], out_dir=tmp_path / "out")
-    assert not (tmp_path / "out" / "results").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_command_refuses_results_with_several_submissions(

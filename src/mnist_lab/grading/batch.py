@@ -317,11 +317,16 @@ def grade_batch(
     tests_dir = Path(tests_dir) if tests_dir is not None else grade.default_tests_dir()
     cases = grade.load_cases(tests_dir)  # a broken tests folder stops us before any work
     check_out_dir(out_dir, inputs)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         submissions = _stage(inputs, out_dir)
-    except CollectError as error:
-        raise BatchError(str(error)) from None
+    except BaseException as error:
+        if created:  # leave no empty --out behind a refused input
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if isinstance(error, CollectError):
+            raise BatchError(str(error)) from None
+        raise
     for folder in ("results", "feedback"):
         (out_dir / folder).mkdir(exist_ok=True)
 
