@@ -22,6 +22,7 @@ import pytest
 
 from mnist_lab.grading import sandbox
 from mnist_lab.grading.batch import (
+    LOCK_FILE,
     STATE_FILE,
     BatchError,
     BatchInterrupted,
@@ -401,3 +402,18 @@ def test_progress_is_a_live_bar_on_a_terminal_and_one_line_per_student_in_logs()
     assert frames[1].startswith("[" + "#" * 15 + "." * 15 + "] 1/2")
     assert frames[2].startswith("[" + "#" * 30 + "] 2/2")
     assert "frank 0/80" in frames[2]
+
+
+def test_a_second_batch_into_the_same_out_folder_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / LOCK_FILE, "a+") as held:  # what a running batch holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BatchError, match="another mnist-lab grade is writing there"):
+            grade_batch(inputs=[inputs], out_dir=out)
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing else touched

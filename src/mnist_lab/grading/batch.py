@@ -17,6 +17,7 @@ atomically and the state after each student, so an interrupted batch resumes whe
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +39,7 @@ from mnist_lab.grading.collect import CollectError, Submission, collect_submissi
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
 
 STATE_FILE = ".mnist-lab-batch.json"
+LOCK_FILE = ".mnist-lab-batch.lock"
 STATE_VERSION = 1
 # The environment cannot run workers at all (not one student's fault): stop after this many
 # such failures in a row rather than fail every student the same way.
@@ -249,7 +251,8 @@ def check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
                 f"--out {out_dir}: holds the input {path}; grading writes over that folder, "
                 "choose another --out"
             )
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / STATE_FILE).is_file():
+    foreign = out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir())
+    if foreign and not (out_dir / STATE_FILE).is_file():
         raise BatchError(
             f"--out {out_dir}: folder is not empty and is not a previous mnist-lab batch "
             f"(no {STATE_FILE}); choose an empty or new folder"
@@ -259,6 +262,25 @@ def check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
         raise BatchError(f"--out {out_dir}: parent folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise BatchError(f"--out {out_dir}: cannot write in {parent} (permission denied)")
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s lock file; BatchError when another batch holds it."""
+    with open(out_dir / LOCK_FILE, "a+") as stream:
+        try:
+            import fcntl  # POSIX; where there is none (Windows), batches are not locked
+        except ImportError:
+            yield
+            return
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BatchError(
+                f"--out {out_dir}: another mnist-lab grade is writing there now; wait for it "
+                "to end or choose another folder"
+            ) from None
+        yield
 
 
 def _stage(inputs: Sequence[Path], out_dir: Path) -> list[Submission]:
@@ -319,71 +341,109 @@ def grade_batch(
     check_out_dir(out_dir, inputs)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        submissions = _stage(inputs, out_dir)
-    except BaseException as error:
-        if created:  # leave no empty --out behind a refused input
-            shutil.rmtree(out_dir, ignore_errors=True)
-        if isinstance(error, CollectError):
+    with _locked(out_dir):  # one batch at a time per --out
+        try:
+            submissions = _stage(inputs, out_dir)
+        except CollectError as error:
+            if created:  # leave no empty --out behind a refused input
+                shutil.rmtree(out_dir, ignore_errors=True)
             raise BatchError(str(error)) from None
-        raise
-    for folder in ("results", "feedback"):
-        (out_dir / folder).mkdir(exist_ok=True)
+        for folder in ("results", "feedback"):
+            (out_dir / folder).mkdir(exist_ok=True)
 
-    state = BatchState(out_dir, grading_config(tests_dir=tests_dir, time_limit=time_limit))
-    notes = []
-    if state.config_changed:
-        notes.append(
-            "The tests, the options or the batch's record changed since the last run: "
-            "everything was regraded."
+        state = BatchState(out_dir, grading_config(tests_dir=tests_dir, time_limit=time_limit))
+        notes = []
+        if state.config_changed:
+            notes.append(
+                "The tests, the options or the batch's record changed since the last run: "
+                "everything was regraded."
+            )
+        keys = {item.student.key for item in submissions}
+        state.keep_only(keys)
+        _remove_stale_outputs(out_dir, keys)
+
+        outcomes: dict[str, StudentOutcome] = {}
+        graded: dict[str, GradedSubmission] = {}
+        to_grade: list[Submission] = []
+        for item in submissions:
+            reused = _reuse(item, state, out_dir)
+            if reused is None:
+                to_grade.append(item)
+            else:
+                outcomes[item.student.key], graded[item.student.key] = reused
+        progress(Progress(done=len(outcomes), total=len(submissions), running=0, last=None))
+        _grade_in_parallel(
+            to_grade,
+            outcomes=outcomes,
+            graded=graded,
+            total=len(submissions),
+            jobs=jobs,
+            state=state,
+            progress=progress,
+            cancel=cancel or threading.Event(),
+            grade_one=lambda item, cancel: _grade_one(
+                item,
+                out_dir=out_dir,
+                tests_dir=tests_dir,
+                cases=cases,
+                time_limit=time_limit,
+                cancel=cancel,
+            ),
+            out_dir=out_dir,
         )
-    keys = {item.student.key for item in submissions}
-    state.keep_only(keys)
-    _remove_stale_outputs(out_dir, keys)
+        ordered = [item.student.key for item in submissions]
+        files = write_gradebooks(
+            out_dir=out_dir,
+            graded=[graded[key] for key in ordered],
+            assignment_name=assignment_name,
+            canvas_assignment_id=canvas_assignment_id,
+        )
+    return BatchResult(
+        out_dir=out_dir,
+        outcomes=[outcomes[key] for key in ordered],
+        files=files,
+        seconds=time.monotonic() - started,
+        jobs=jobs,
+        notes=notes,
+    )
 
-    outcomes: dict[str, StudentOutcome] = {}
-    graded: dict[str, GradedSubmission] = {}
-    to_grade: list[Submission] = []
-    for item in submissions:
-        reused = _reuse(item, state, out_dir)
-        if reused is None:
-            to_grade.append(item)
-        else:
-            outcomes[item.student.key], graded[item.student.key] = reused
-    total = len(submissions)
-    progress(Progress(done=len(outcomes), total=total, running=0, last=None))
 
-    cancel = cancel or threading.Event()
-    setup_failures = [0]
-    lock = threading.Lock()
+def _grade_in_parallel(
+    to_grade: list[Submission],
+    *,
+    outcomes: dict[str, StudentOutcome],
+    graded: dict[str, GradedSubmission],
+    total: int,
+    jobs: int,
+    state: BatchState,
+    progress: Callable[[Progress], None],
+    cancel: threading.Event,
+    grade_one: Callable[[Submission, threading.Event], tuple[StudentOutcome, GradedSubmission]],
+    out_dir: Path,
+) -> None:
+    """Grade ``to_grade`` with ``jobs`` threads into ``outcomes``/``graded``, recording each."""
+    setup_failures = 0
+    counting = threading.Lock()
 
     def work(item: Submission) -> tuple[StudentOutcome, GradedSubmission]:
+        nonlocal setup_failures
         if cancel.is_set():
             raise sandbox.GradingCancelled()
-        outcome, graded_item = _grade_one(
-            item,
-            out_dir=out_dir,
-            tests_dir=tests_dir,
-            cases=cases,
-            time_limit=time_limit,
-            cancel=cancel,
-        )
-        with lock:
+        outcome, graded_item = grade_one(item, cancel)
+        with counting:
             if outcome.status == "error" and outcome.message.startswith("setup:"):
-                setup_failures[0] += 1
-                if setup_failures[0] >= MAX_SETUP_FAILURES_IN_A_ROW:
+                setup_failures += 1
+                if setup_failures >= MAX_SETUP_FAILURES_IN_A_ROW:
                     cancel.set()
             elif outcome.status in ("graded", "ungradable"):
-                setup_failures[0] = 0
+                setup_failures = 0
         if outcome.status in ("graded", "ungradable"):
-            state.record(
-                item.student.key,
-                {
-                    "fingerprint": fingerprint(item),
-                    "status": outcome.status,
-                    "seconds": round(outcome.seconds, 2),
-                },
-            )
+            record = {
+                "fingerprint": fingerprint(item),
+                "status": outcome.status,
+                "seconds": round(outcome.seconds, 2),
+            }
+            state.record(item.student.key, record)
         return outcome, graded_item
 
     executor = concurrent.futures.ThreadPoolExecutor(
@@ -405,7 +465,7 @@ def grade_batch(
                 outcomes[item.student.key], graded[item.student.key] = outcome, graded_item
                 running = min(jobs, len(pending))
                 progress(Progress(done=len(outcomes), total=total, running=running, last=outcome))
-            if cancel.is_set() and setup_failures[0] < MAX_SETUP_FAILURES_IN_A_ROW:
+            if cancel.is_set() and setup_failures < MAX_SETUP_FAILURES_IN_A_ROW:
                 raise KeyboardInterrupt
     except BaseException as error:
         cancel.set()  # the running gradings kill their workers and stop
@@ -414,28 +474,12 @@ def grade_batch(
             raise BatchInterrupted(done=len(outcomes), total=total, out_dir=out_dir) from None
         raise
     executor.shutdown(wait=True)
-    if setup_failures[0] >= MAX_SETUP_FAILURES_IN_A_ROW:
+    if setup_failures >= MAX_SETUP_FAILURES_IN_A_ROW:
         reasons = [o.message for o in outcomes.values() if o.message.startswith("setup:")]
         raise BatchError(
             f"the grader cannot run here ({reasons[-1].removeprefix('setup: ')}); "
             f"{len(outcomes)} of {total} submissions were done and are kept"
         )
-
-    ordered = [item.student.key for item in submissions]
-    files = write_gradebooks(
-        out_dir=out_dir,
-        graded=[graded[key] for key in ordered],
-        assignment_name=assignment_name,
-        canvas_assignment_id=canvas_assignment_id,
-    )
-    return BatchResult(
-        out_dir=out_dir,
-        outcomes=[outcomes[key] for key in ordered],
-        files=files,
-        seconds=time.monotonic() - started,
-        jobs=jobs,
-        notes=notes,
-    )
 
 
 def _remove_stale_outputs(out_dir: Path, keys: set[str]) -> None:
