@@ -22,7 +22,6 @@ import pytest
 
 from mnist_lab.grading import sandbox
 from mnist_lab.grading.batch import (
-    LOCK_FILE,
     STATE_FILE,
     BatchError,
     BatchInterrupted,
@@ -412,8 +411,11 @@ def test_a_second_batch_into_the_same_out_folder_is_refused_while_the_first_runs
     inputs = course(tmp_path / "course", {"alice": reference()})
     out = tmp_path / "out"
     out.mkdir()
-    with open(out / LOCK_FILE, "a+") as held:  # what a running batch holds
+    held = os.open(out, os.O_RDONLY)  # what a running batch holds: a lock on the folder
+    try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(BatchError, match="another mnist-lab grade is writing there"):
             grade_batch(inputs=[inputs], out_dir=out)
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing else touched
+    finally:
+        os.close(held)
+    assert list(out.iterdir()) == []  # nothing touched

@@ -39,7 +39,6 @@ from mnist_lab.grading.collect import CollectError, Submission, collect_submissi
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
 
 STATE_FILE = ".mnist-lab-batch.json"
-LOCK_FILE = ".mnist-lab-batch.lock"
 STATE_VERSION = 1
 # The environment cannot run workers at all (not one student's fault): stop after this many
 # such failures in a row rather than fail every student the same way.
@@ -251,7 +250,7 @@ def check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
                 f"--out {out_dir}: holds the input {path}; grading writes over that folder, "
                 "choose another --out"
             )
-    foreign = out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir())
+    foreign = out_dir.is_dir() and any(out_dir.iterdir())
     if foreign and not (out_dir / STATE_FILE).is_file():
         raise BatchError(
             f"--out {out_dir}: folder is not empty and is not a previous mnist-lab batch "
@@ -266,21 +265,25 @@ def check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
 
 @contextlib.contextmanager
 def _locked(out_dir: Path) -> Iterator[None]:
-    """Hold ``out_dir``'s lock file; BatchError when another batch holds it."""
-    with open(out_dir / LOCK_FILE, "a+") as stream:
+    """Hold a lock on the ``out_dir`` folder itself (no lock file left behind); BatchError when
+    another batch holds it."""
+    try:
+        import fcntl  # POSIX; where there is none (Windows), batches are not locked
+    except ImportError:
+        yield
+        return
+    descriptor = os.open(out_dir, os.O_RDONLY)
+    try:
         try:
-            import fcntl  # POSIX; where there is none (Windows), batches are not locked
-        except ImportError:
-            yield
-            return
-        try:
-            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BatchError(
                 f"--out {out_dir}: another mnist-lab grade is writing there now; wait for it "
                 "to end or choose another folder"
             ) from None
         yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def _stage(inputs: Sequence[Path], out_dir: Path) -> list[Submission]:
