@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import re
 import subprocess
@@ -281,3 +282,39 @@ def test_executing_twice_gives_the_same_bytes(executed, tmp_path: Path) -> None:
     _, first = executed
     second = write_notebook(out_path=tmp_path / "again.ipynb", executed=True)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_printed_text_is_one_output_per_stream_however_the_kernel_flushed_it(executed) -> None:
+    """The kernel flushes stdout on a timer; split outputs would make the bytes depend on load."""
+    notebook, _ = executed
+    training = next(cell for cell in notebook.cells if "EPOCHS = 5" in cell.source)
+    (epochs,) = [output for output in training.outputs if output.output_type == "stream"]
+    assert len(epochs.text.splitlines()) == 5
+    for cell in notebook.cells:
+        kinds = [(o.output_type, o.get("name")) for o in cell.get("outputs", [])]
+        adjacent = [a for a, b in itertools.pairwise(kinds) if a == b and a[0] == "stream"]
+        assert adjacent == [], cell.id
+
+
+def test_split_stream_outputs_are_merged_in_order() -> None:
+    from mnist_lab.notebook.write import _merge_streams
+
+    stream = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [
+        stream("stream", name="stdout", text="dense: 1\n"),
+        stream("stream", name="stdout", text="dense_1: 2\n"),
+        stream("stream", name="stderr", text="warning\n"),
+        stream("stream", name="stdout", text="Total: 3\n"),
+        stream("display_data", data={"text/plain": "plot"}),
+        stream("stream", name="stdout", text="after\n"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    _merge_streams(notebook)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == [
+        ("stream", "stdout", "dense: 1\ndense_1: 2\n"),
+        ("stream", "stderr", "warning\n"),
+        ("stream", "stdout", "Total: 3\n"),
+        ("display_data", None, None),
+        ("stream", "stdout", "after\n"),
+    ]
