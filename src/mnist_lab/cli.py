@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from mnist_lab import __version__
-from mnist_lab.constants import ASSIGNMENT_NAME
+from mnist_lab.constants import ASSIGNMENT_NAME, DEFAULT_TIME_LIMIT
 
 EXIT_USER_ERROR = 2
 
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--time-limit",
         type=_positive_float,
-        default=20.0,
+        default=DEFAULT_TIME_LIMIT,
         help="seconds allowed per call of a student function (default: %(default)s)",
     )
     grade.add_argument(
