@@ -110,6 +110,98 @@ def test_canvas_notebook_preferred_after_py(tmp_path: Path) -> None:
     assert items["doejane-3"].path.name == "digits.py"
 
 
+# --- a zip a student handed in -----------------------------------------------------------------
+
+
+def corrupt_member(members: dict[str, bytes], name: str) -> bytes:
+    """A stored zip whose member ``name`` fails its CRC check when read."""
+    data = bytearray(make_zip_bytes(members))
+    start = data.index(name.encode()) + len(name)
+    data[start + 5 : start + 40] = b"\xff" * 35
+    return bytes(data)
+
+
+def test_a_students_own_zip_is_opened_one_level_deep(tmp_path: Path) -> None:
+    inner = make_zip_bytes(
+        {
+            "hw3/digits.py": code("smith"),
+            "hw3/notes.txt": b"my notes",
+            "__MACOSX/hw3/._digits.py": b"junk",
+        }
+    )
+    zip_in_zip = make_zip_bytes({"digits.py": code("deep")})
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {
+            "smithjohn_1_2_hw3.zip": inner,  # through its wrapper folder, junk skipped
+            "doejane_3_4_digits.py": code("doe"),
+            "doejane_3_4_backup.zip": make_zip_bytes({"digits.py": code("old doe")}),
+            "leebob_5_6_outer.zip": make_zip_bytes({"inner.zip": zip_in_zip}),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert_staged(items["smithjohn-1"], staging, "digits.py", code("smith"))
+    assert items["smithjohn-1"].origin == f"{zip_path}: smithjohn_1_2_hw3.zip: hw3/digits.py"
+    # code handed in directly wins: the backup zip is never opened
+    assert_staged(items["doejane-3"], staging, "digits.py", code("doe"))
+    # a zip in a zip in the download is not opened
+    assert items["leebob-5"].path is None
+    assert items["leebob-5"].problem == (
+        "no .py or .ipynb file (found: outer.zip, outer.zip/inner.zip)"
+    )
+
+
+def test_an_unreadable_student_zip_is_that_students_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "MAX_ZIP_BYTES", 50_000)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for i in range(3):
+            archive.writestr(f"f{i}.txt", b"0" * 40_000)  # small packed, large unpacked
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {
+            "amyalt_1_2_work.zip": b"not a zip at all" * 10,
+            "bomber_3_4_work.zip": bomb.getvalue(),
+            "crcbad_5_6_work.zip": corrupt_member({"digits.py": code("crc") * 100}, "digits.py"),
+            "fine_7_8_digits.py": code("fine"),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert items["amyalt-1"].path is None
+    assert items["amyalt-1"].problem.startswith(
+        "no .py or .ipynb file (found: work.zip); work.zip is not a readable zip ("
+    )
+    assert items["bomber-3"].path is None
+    assert items["bomber-3"].problem.startswith(
+        "no .py or .ipynb file (found: work.zip); work.zip: unpacks to "
+    )
+    assert "a zip bomb" in items["bomber-3"].problem
+    assert items["crcbad-5"].path is None
+    assert items["crcbad-5"].problem.startswith(
+        "cannot unpack digits.py from the zip handed in: Bad CRC-32"
+    )
+    assert_staged(items["fine-7"], staging, "digits.py", code("fine"))
+    assert files_under(staging) == {"fine-7/digits.py"}
+
+
+def test_a_student_zip_larger_than_a_file_may_be_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", 1000)
+    zip_path = make_zip(
+        tmp_path / "canvas.zip",
+        {"bigkid_1_2_work.zip": make_zip_bytes({"digits.py": b"#" * 5000})},
+    )
+    (big,) = collect_submissions(inputs=[zip_path], staging=tmp_path / "staging")
+    assert big.path is None
+    assert big.problem.startswith("no .py or .ipynb file (found: work.zip); work.zip is ")
+    assert "(limit 0 MB)" in big.problem
+
+
 # --- Moodle ------------------------------------------------------------------------------------
 
 
@@ -144,8 +236,11 @@ def test_moodle_folders(tmp_path: Path) -> None:
     assert ann.path is None
     assert ann.problem == "no .py or .ipynb file (found: onlinetext.html)"
     assert ann.origin == f"{zip_path}: Ann Lee_59_assignsubmission_onlinetext_/"
-    # a zip inside a submission is not opened
-    assert items["bo_chen-60"].problem == "no .py or .ipynb file (found: work.zip)"
+    # a student who handed in a zip is graded from inside it
+    assert_staged(items["bo_chen-60"], staging, "digits.py", b"x")
+    assert items["bo_chen-60"].origin == (
+        f"{zip_path}: Bo Chen_60_assignsubmission_file_/work.zip: digits.py"
+    )
 
 
 def make_zip_bytes(members: dict[str, bytes]) -> bytes:

@@ -28,6 +28,10 @@ folder); what they rely on:
   ``<prefix>_assignsubmission_file_<file>`` (Moodle < 3.1 wrote ``<prefix>_`` + ``assignsubmission``
   + ..., the same string). Group mode puts ``<group>-`` before the name. Only the ``file`` plugin
   holds code; ``onlinetext`` and other plugins' files are listed but never graded.
+- A student who handed in a zip instead of code (Canvas and Moodle keep uploads as they are):
+  when a student has no ``.py``/``.ipynb`` file, the files of their zips count as theirs, one
+  level deep and through one wrapper folder (``work.zip/digits.py``), with the same caps; a zip
+  that cannot be read is that student's problem, never the batch's.
 - Plain: a ``.py``/``.ipynb`` file given directly; a folder whose top-level ``.py``/``.ipynb``
   files and top-level subfolders are one student each (other top-level files are ignored); a zip
   with none of the LMS layouts is read like a plain folder, looking through one wrapper folder.
@@ -45,6 +49,7 @@ is a ``CollectError`` naming both.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -126,6 +131,7 @@ class _Entry:
     open: Callable[[], IO[bytes]] = field(compare=False, repr=False)
     encrypted: bool = False
     zipped: bool = False
+    nested: bool = False  # inside a zip a student handed in: a bad member is their problem
 
     def under(self, depth: int) -> _Entry:
         return replace(self, parts=self.parts[depth:])
@@ -187,7 +193,7 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
     return parts
 
 
-def _list_zip(path: Path, archive: zipfile.ZipFile) -> list[_Entry]:
+def _list_zip(path: Path | str, archive: zipfile.ZipFile) -> list[_Entry]:
     infos = archive.infolist()
     total = sum(info.file_size for info in infos)
     if total > MAX_ZIP_BYTES:
@@ -513,10 +519,56 @@ def _listing(names: Iterable[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
+def _is_code(file: _File) -> bool:
+    return file.gradable and file.shown.lower().endswith(CODE_SUFFIXES)
+
+
+def _open_student_zips(student: _Found, stack: ExitStack) -> list[str]:
+    """A student who handed in a zip instead of code: its files join theirs (one level deep,
+    through one wrapper folder, with the caps of a bulk download). Returns the problems of the
+    zips that cannot be read, which are the student's, never the batch's."""
+    problems = []
+    for file in [f for f in student.files if f.gradable and f.shown.lower().endswith(".zip")]:
+        entry = file.entry
+        if entry.size > MAX_FILE_BYTES:
+            problems.append(
+                f"{file.shown} is {entry.size / _MB:.1f} MB (limit {MAX_FILE_BYTES // _MB} MB)"
+            )
+            continue
+        if entry.encrypted:
+            problems.append(f"{file.shown} is encrypted in the zip")
+            continue
+        try:
+            with entry.open() as stream:
+                data = stream.read(MAX_FILE_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            hint = "; is the zip corrupt or truncated?" if entry.zipped else ""
+            raise CollectError(f"{entry.where}: cannot read it ({error}){hint}") from error
+        if len(data) > MAX_FILE_BYTES:
+            problems.append(f"{file.shown} is over {MAX_FILE_BYTES // _MB} MB")
+            continue
+        try:
+            archive = stack.enter_context(zipfile.ZipFile(io.BytesIO(data)))
+            entries, _ = _unwrap(_list_zip(entry.where, archive))
+        except CollectError as error:  # a zip bomb: the message says so
+            problems.append(f"{file.shown}: {str(error).removeprefix(entry.where + ': ')}")
+            continue
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
+            problems.append(f"{file.shown} is not a readable zip ({error})")
+            continue
+        student.files.extend(
+            _File(
+                shown=f"{file.shown}/{'/'.join(e.parts)}",
+                staged=e.parts[-1],
+                entry=replace(e, nested=True),
+            )
+            for e in entries
+        )
+    return problems
+
+
 def _choose(student: _Found) -> tuple[_File | None, str | None]:
-    candidates = [
-        f for f in student.files if f.gradable and f.shown.lower().endswith(CODE_SUFFIXES)
-    ]
+    candidates = [f for f in student.files if _is_code(f)]
     if not candidates:
         found = _listing(f.shown for f in student.files) or "no files"
         return None, f"no .py or .ipynb file (found: {found})"
@@ -570,6 +622,9 @@ def _copy(entry: _Entry, target: Path) -> str | None:
         shutil.rmtree(target.parent)
         return f"cannot unpack {entry.parts[-1]}: {error}"
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        if entry.nested:
+            shutil.rmtree(target.parent)
+            return f"cannot unpack {entry.parts[-1]} from the zip handed in: {error}"
         hint = "; is the zip corrupt or truncated?" if entry.zipped else ""
         raise CollectError(f"{entry.where}: cannot read it ({error}){hint}") from error
     if written > MAX_FILE_BYTES:
@@ -636,7 +691,11 @@ def collect_submissions(*, inputs: Sequence[Path], staging: Path) -> list[Submis
         try:
             submissions = []
             for student in sorted(found, key=lambda s: s.key):
+                has_code = any(map(_is_code, student.files))
+                unreadable = [] if has_code else _open_student_zips(student, stack)
                 chosen, problem = _choose(student)
+                if problem is not None and unreadable:
+                    problem += "; " + "; ".join(unreadable)
                 path = None
                 if chosen is not None:
                     name = _staged_name(chosen.staged)
