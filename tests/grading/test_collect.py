@@ -643,6 +643,14 @@ def test_no_submissions(tmp_path: Path) -> None:
     assert not (tmp_path / "staging").exists()
 
 
+def test_a_folder_holding_only_the_download_says_to_name_the_zip(tmp_path: Path) -> None:
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    make_zip(downloads / "submissions.zip", {"smithjohn_1_2_digits.py": code("smith")})
+    with pytest.raises(CollectError, match=r"name the zip itself: .*Downloads/submissions\.zip\)"):
+        collect_submissions(inputs=[downloads], staging=tmp_path / "staging")
+
+
 def test_no_inputs(tmp_path: Path) -> None:
     with pytest.raises(CollectError, match="no inputs"):
         collect_submissions(inputs=[], staging=tmp_path / "staging")

@@ -685,7 +685,14 @@ def collect_submissions(*, inputs: Sequence[Path], staging: Path) -> list[Submis
             found.extend(_students_in_input(Path(path), stack))
         if not found:
             listed = ", ".join(str(path) for path in inputs)
-            raise CollectError(f"no submissions found in {listed}")
+            zips = [
+                str(item)
+                for path in map(Path, inputs)
+                if path.is_dir()
+                for item in sorted(path.glob("*.[zZ][iI][pP]"))
+            ]
+            hint = f" (name the zip itself: {_listing(zips, limit=3)})" if zips else ""
+            raise CollectError(f"no submissions found in {listed}{hint}")
         _settle_keys(found)
         partial = Path(tempfile.mkdtemp(prefix=f".{staging.name}-", dir=staging.parent))
         try:
