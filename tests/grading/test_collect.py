@@ -620,13 +620,12 @@ def test_truncated_zip(tmp_path: Path) -> None:
 
 
 def test_corrupt_member_leaves_nothing_behind(tmp_path: Path) -> None:
-    data = bytearray(
-        make_zip_bytes({"amy/digits.py": code("amy"), "zed/digits.py": code("zed") * 100})
-    )
-    start = data.index(b"zed/digits.py") + len("zed/digits.py")  # zed's compressed data
-    data[start + 5 : start + 40] = b"\xff" * 35
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(bytes(data))
+    broken.write_bytes(
+        corrupt_member(
+            {"amy/digits.py": code("amy"), "zed/digits.py": code("zed") * 100}, "zed/digits.py"
+        )
+    )
     staging = tmp_path / "out" / "staging"
     with pytest.raises(CollectError, match=r"broken\.zip: zed/digits\.py: cannot read it"):
         collect_submissions(inputs=[broken], staging=staging)

@@ -542,8 +542,7 @@ def _open_student_zips(student: _Found, stack: ExitStack) -> list[str]:
             with entry.open() as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-            hint = "; is the zip corrupt or truncated?" if entry.zipped else ""
-            raise CollectError(f"{entry.where}: cannot read it ({error}){hint}") from error
+            raise _unreadable_input(entry, error) from error
         if len(data) > MAX_FILE_BYTES:
             problems.append(f"{file.shown} is over {MAX_FILE_BYTES // _MB} MB")
             continue
@@ -602,6 +601,12 @@ def _staged_name(name: str) -> str:
     return f"{stem[:100]}.{suffix.lower()}"
 
 
+def _unreadable_input(entry: _Entry, error: Exception) -> CollectError:
+    """A file of the inputs themselves cannot be read: the download is broken, stop the batch."""
+    hint = "; is the zip corrupt or truncated?" if entry.zipped else ""
+    return CollectError(f"{entry.where}: cannot read it ({error}){hint}")
+
+
 def _copy(entry: _Entry, target: Path) -> str | None:
     """Copy at most MAX_FILE_BYTES; the problem when the file cannot be graded."""
     limit = f"(limit {MAX_FILE_BYTES // _MB} MB)"
@@ -625,8 +630,7 @@ def _copy(entry: _Entry, target: Path) -> str | None:
         if entry.nested:
             shutil.rmtree(target.parent)
             return f"cannot unpack {entry.parts[-1]} from the zip handed in: {error}"
-        hint = "; is the zip corrupt or truncated?" if entry.zipped else ""
-        raise CollectError(f"{entry.where}: cannot read it ({error}){hint}") from error
+        raise _unreadable_input(entry, error) from error
     if written > MAX_FILE_BYTES:
         shutil.rmtree(target.parent)
         return f"file too large: {entry.parts[-1]} is over {MAX_FILE_BYTES // _MB} MB {limit}"
