@@ -257,3 +257,100 @@ def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Pat
         "code cell 2" in note and "ran longer than 1.5 s and was stopped" in note
         for note in result.notes
     )
+
+
+# A vfork child (how subprocess and os.system start programs; TensorFlow's import runs `uname -p`)
+# shares the worker's memory until its exec. Here it is held at that point: the spawn opens a FIFO
+# before the exec, and the open blocks until the worker's main thread writes to the FIFO.
+HELD_SPAWN = """
+    import ctypes
+    import os
+    import sys
+    import tempfile
+    import threading
+    import time
+
+    libc = ctypes.CDLL(None, use_errno=True)  # ctypes releases the GIL: the spawn may block
+
+    def spawn_held_at_exec(gate):
+        actions = ctypes.create_string_buffer(256)  # a posix_spawn_file_actions_t is smaller
+        libc.posix_spawn_file_actions_init(actions)
+        libc.posix_spawn_file_actions_addopen(actions, 3, gate.encode(), os.O_RDONLY, 0)
+        argv = (ctypes.c_char_p * 4)(sys.executable.encode(), b"-c", b"pass", None)
+        pid = ctypes.c_int()
+        if libc.posix_spawn(ctypes.byref(pid), argv[0], actions, None, argv, None) == 0:
+            os.waitpid(pid.value, 0)
+
+    def children():
+        mine = str(os.getpid())
+        found = []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if stat.rpartition(")")[2].split()[1] == mine:
+                found.append(entry)
+        return found
+
+    def probe(megabytes):
+        held = bytearray(megabytes * 2**20)
+        held[::4096] = b"x" * len(held[::4096])  # resident, not only reserved
+        gate = os.path.join(tempfile.mkdtemp(), "gate")
+        os.mkfifo(gate)
+        spawner = threading.Thread(target=spawn_held_at_exec, args=(gate,))
+        spawner.start()
+        time.sleep(1.5)  # fifteen polls of the watchdog while the child shares our memory
+        kids = children()
+        mine = open("/proc/self/statm").read()
+        same = [open(f"/proc/{kid}/statm").read() == mine for kid in kids]
+        with open(gate, "w"):
+            pass
+        spawner.join()
+        return same
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+@needs_root
+def test_a_child_that_shares_the_workers_memory_is_not_charged_twice(tmp_path: Path) -> None:
+    """300 MB held, a 500 MB cap: the worker and its vfork child together "have" 600 MB."""
+    submission = write(tmp_path / "sub", "digits.py", HELD_SPAWN)
+    tests = probe_tests(tmp_path / "tests", {"held spawn": "assert probe(300) == [True], probe"})
+    result = grade_submission(
+        submission=submission, tests_dir=tests, memory_limit_bytes=500 * 2**20
+    )
+    assert result.tests[0].output == "Passed."
+
+
+@needs_root
+def test_memory_held_by_a_child_process_counts_towards_the_cap(tmp_path: Path) -> None:
+    submission = write(
+        tmp_path / "sub",
+        "digits.py",
+        """
+        import os
+        import time
+
+        def probe(megabytes):
+            if os.fork() == 0:
+                held = bytearray(megabytes * 2**20)
+                held[::4096] = b"x" * len(held[::4096])
+                time.sleep(30)
+                os._exit(0)
+            os.wait()
+            return "done"
+
+        def slow(seconds):
+            return seconds
+        """,
+    )
+    tests = probe_tests(tmp_path / "tests", {"child hog": "probe(600)"})
+    result = grade_submission(
+        submission=submission, tests_dir=tests, memory_limit_bytes=500 * 2**20
+    )
+    assert not result.tests[0].passed
+    assert "used more than the 500 MB memory limit" in result.tests[0].output
+    assert result.execution_time < 25

@@ -10,15 +10,18 @@
   machine ends. The interpreter's folders get the "other" execute bit if they lack it (e.g.
   ``/root`` for a pyenv or Miniforge Python) so the worker can start.
 - Every request has a deadline; a watchdog polls the resident memory of the worker's processes
-  (``/proc``, no RLIMIT_AS: TensorFlow reserves far more address space than it uses) and kills
-  them past the cap. Output the worker prints goes to a pipe the grader drains, keeping the first
+  (``/proc``, no RLIMIT_AS: TensorFlow reserves far more address space than it uses; a vfork
+  child, which shares its parent's memory until its exec, is not counted twice) and kills them
+  past the cap. Output the worker prints goes to a pipe the grader drains, keeping the first
   ``OUTPUT_KEEP_BYTES`` and counting the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import json
 import os
 import queue
@@ -218,9 +221,42 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return int(stat_file.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# kcmp(2) tells whether two processes share one address space; its number differs by machine.
+_KCMP_SYSCALL = {"x86_64": 312, "aarch64": 272, "riscv64": 272}
+_KCMP_VM = 1
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _share_memory(pid: int, other: int) -> bool:
+    """Whether two processes have one address space: a vfork child (how ``subprocess`` and
+    ``os.system`` start programs) shares its parent's until its exec."""
+    number = _KCMP_SYSCALL.get(os.uname().machine)
+    if number is None:
+        return False  # such a child is then counted twice: the cap errs towards stopping
+    return _libc().syscall(number, pid, other, _KCMP_VM, 0, 0) == 0
+
+
 def _rss_bytes(pids: list[int]) -> int:
+    """The resident memory of these processes, each address space counted once."""
     total = 0
+    watched = set(pids)
     for pid in pids:
+        if len(pids) > 1:
+            parent = _parent_of(pid)
+            if parent in watched and _share_memory(pid, parent):
+                continue  # its parent's memory, counted already
         try:
             with open(f"/proc/{pid}/statm") as statm:
                 total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
