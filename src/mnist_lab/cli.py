@@ -94,6 +94,9 @@ def _grade_one(args: argparse.Namespace) -> int:
     )
     print(result.to_text())
     print(f"wrote {args.results}")
+    if result.grader_error is not None:
+        print(f"mnist-lab: error: grading failed: {result.grader_error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0  # grading completed: the score is in the results, not in the exit status
 
 
@@ -103,7 +106,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     result = grade_submission(submission=args.submission, tests_dir=args.tests, public_only=True)
     print(result.to_text())
+    if result.grader_error is not None:
+        return EXIT_USER_ERROR
     return 0 if result.all_passed else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mnist_lab.grading.doctor import run_doctor
+
+    report = run_doctor()
+    print(report.to_text())
+    return 0 if report.can_grade else EXIT_USER_ERROR
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -336,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path, help="your digits.py or digits.ipynb")
     check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(handler=cmd_check)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="say which sandbox protections grading gets on this machine",
+        description="Start a real grading sandbox and report which protections are active "
+        "(namespaces, control group, separate user) and why any is missing; exit 2 when "
+        "grading cannot run here at all.",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
     quiz = commands.add_parser(
         "quiz",
         help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
@@ -390,7 +412,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_lab.grading.batch import BatchError
     from mnist_lab.grading.grade import GradingSetupError
     from mnist_lab.grading.package import PackageError
-    from mnist_lab.grading.sandbox import SandboxError
     from mnist_lab.notebook import NotebookError
     from mnist_lab.quiz.bank import BankError
     from mnist_lab.quiz.build import QuizError
@@ -406,7 +427,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
         BankError,
         QuizError,
         GradingSetupError,
-        SandboxError,
         PackageError,
         NotebookError,
         QuizPageError,

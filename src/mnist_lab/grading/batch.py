@@ -567,10 +567,12 @@ def _grade_one(
         )
     except grade.GradingSetupError as error:
         return ungradable(str(error))
-    except sandbox.SandboxError as error:  # the worker cannot start: the machine, not the student
-        message = f"setup: {error}"
-        return outcome("error", None, message), GradedSubmission(item, None, message)
     except Exception as error:  # a bug in mnist-lab: this student is not graded, the rest are
         message = f"the grader failed: {type(error).__name__}: {error}"
+        return outcome("error", None, message), GradedSubmission(item, None, message)
+    if result.grader_error is not None:  # kept out of the record: the next run grades it again
+        message = f"grader error (will be regraded): {result.grader_error}"
+        if "sandbox did not start" in result.grader_error:
+            message = f"setup: {message}"
         return outcome("error", None, message), GradedSubmission(item, None, message)
     return outcome("graded", result), GradedSubmission(submission=item, result=result)
