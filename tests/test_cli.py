@@ -92,3 +92,51 @@ def test_train_reports_source_and_accuracies(tmp_path):
     assert "epoch 1/1: loss " in completed.stdout  # one progress line per epoch off a terminal
     assert "train accuracy: " in completed.stdout
     assert "test accuracy: " in completed.stdout
+
+
+def user_error_classes() -> list[type]:
+    from mnist_lab.build import BuildError
+    from mnist_lab.data import MnistDataError
+    from mnist_lab.grading.batch import BatchError
+    from mnist_lab.grading.collect import CollectError
+    from mnist_lab.grading.grade import GradingSetupError
+    from mnist_lab.grading.gradebook import GradebookError
+    from mnist_lab.grading.package import PackageError
+    from mnist_lab.notebook import NotebookError
+    from mnist_lab.quiz.bank import BankError
+    from mnist_lab.quiz.build import QuizError
+    from mnist_lab.quiz.html import QuizPageError
+    from mnist_lab.stubs import MarkerError
+
+    return [
+        BatchError,
+        CollectError,
+        GradebookError,
+        MarkerError,
+        BankError,
+        QuizError,
+        QuizPageError,
+        BuildError,
+        MnistDataError,
+        NotebookError,
+        PackageError,
+        GradingSetupError,
+    ]
+
+
+def test_every_user_facing_error_is_a_user_error():
+    from mnist_lab.errors import UserError
+
+    assert [cls.__name__ for cls in user_error_classes() if not issubclass(cls, UserError)] == []
+
+
+def test_a_user_error_from_any_command_is_one_line_and_exit_2(monkeypatch, capsys):
+    from mnist_lab import cli
+    from mnist_lab.grading.collect import CollectError
+
+    def refuse(args):
+        raise CollectError("course.zip: no such file or folder")
+
+    monkeypatch.setattr(cli, "cmd_quiz", refuse)
+    assert cli.main(["quiz"]) == 2
+    assert capsys.readouterr().err == "mnist-lab: error: course.zip: no such file or folder\n"

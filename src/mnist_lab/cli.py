@@ -17,11 +17,12 @@ from pathlib import Path
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME, DEFAULT_TIME_LIMIT
+from mnist_lab.errors import UserError
 
 EXIT_USER_ERROR = 2
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """Options that do not go together."""
 
 
@@ -385,34 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean 'the input was wrong', reported in one line."""
-    from mnist_lab.build import BuildError
-    from mnist_lab.data import MnistDataError
-    from mnist_lab.grading.batch import BatchError
-    from mnist_lab.grading.grade import GradingSetupError
-    from mnist_lab.grading.package import PackageError
     from mnist_lab.grading.sandbox import SandboxError
-    from mnist_lab.notebook import NotebookError
-    from mnist_lab.quiz.bank import BankError
-    from mnist_lab.quiz.build import QuizError
-    from mnist_lab.quiz.html import QuizPageError
-    from mnist_lab.stubs import MarkerError
 
-    return (
-        UsageError,
-        BatchError,
-        BuildError,
-        MnistDataError,
-        MarkerError,
-        BankError,
-        QuizError,
-        GradingSetupError,
-        SandboxError,
-        PackageError,
-        NotebookError,
-        QuizPageError,
-        FileNotFoundError,
-        PermissionError,
-    )
+    return (UserError, SandboxError, FileNotFoundError, PermissionError)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

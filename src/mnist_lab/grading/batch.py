@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions
@@ -45,7 +46,7 @@ STATE_VERSION = 1
 MAX_SETUP_FAILURES_IN_A_ROW = 3
 
 
-class BatchError(Exception):
+class BatchError(UserError):
     """The batch cannot run (bad inputs, bad --out, a grader that cannot start here)."""
 
 

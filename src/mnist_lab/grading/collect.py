@@ -66,8 +66,10 @@ from typing import IO, Any
 
 import yaml
 
+from mnist_lab.errors import UserError
 
-class CollectError(Exception):
+
+class CollectError(UserError):
     """The inputs as a whole cannot be used (missing path, unreadable zip, clashing students)."""
 
 

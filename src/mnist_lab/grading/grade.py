@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_lab.constants import DEFAULT_TIME_LIMIT
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import protocol, sandbox
 
@@ -38,7 +39,7 @@ MAX_WORKER_FAILURES_PER_FUNCTION = 2
 HIDDEN_VISIBILITY = "after_published"  # feedback after grades are out, never before the deadline
 
 
-class GradingSetupError(Exception):
+class GradingSetupError(UserError):
     """The grader itself cannot run (missing or unsupported submission, missing tests)."""
 
 

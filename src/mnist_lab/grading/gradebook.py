@@ -74,6 +74,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from mnist_lab import __version__
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading.collect import Submission
 from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
@@ -114,7 +115,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 KEY_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f]{1,150}")
 
 
-class GradebookError(ValueError):
+class GradebookError(UserError, ValueError):
     """The graded submissions cannot be written as gradebooks (duplicate keys, bad names...)."""
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mnist_lab.archives import FIXED_DATE, zip_entry
+from mnist_lab.errors import UserError
 
 TEST_FILE_NAMES = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
 FIXTURE_NAME = "learn.npz"
@@ -40,7 +41,7 @@ FIXTURE_TRAIN_IMAGES = 2_000
 FIXTURE_TEST_IMAGES = 500
 
 
-class PackageError(Exception):
+class PackageError(UserError):
     """The autograder could not be packaged (bad output folder, otter failed, ...)."""
 
 
@@ -393,7 +394,7 @@ AUTOGRADER_ZIP = "autograder.zip"
 # The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
 # reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
 WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
-WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py")
+WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "errors.py", "files.py")
 WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
 PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
 RUN_AUTOGRADER = """#!/bin/bash
