@@ -76,7 +76,7 @@ from markupsafe import Markup, escape
 from mnist_lab import __version__
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
-from mnist_lab.grading.collect import Submission
+from mnist_lab.grading.collect import Submission, readable_text
 from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
 from mnist_lab.templating import (
     content_security_policy,
@@ -111,8 +111,9 @@ MOODLE_PARTICIPANT = "Participant "
 GRADED = "graded"
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# A key names feedback/<key>.html: one path component, no hidden file, no control character.
-KEY_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f]{1,150}")
+# A key names feedback/<key>.html: one path component, no hidden file, no control character,
+# valid Unicode (the gradebook's link to the page must name the file written).
+KEY_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]{1,150}")
 
 
 class GradebookError(UserError, ValueError):
@@ -283,8 +284,8 @@ def _check_inputs(
         key = item.submission.student.key
         if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key) or key.startswith("."):
             raise GradebookError(
-                f"student key {key!r} cannot name a file (it must be 1-150 characters without "
-                f"'/', '\\', control characters or a leading '.')"
+                f"student key {key!r} cannot name a file (it must be 1-150 characters of valid "
+                f"Unicode without '/', '\\', control characters or a leading '.')"
             )
         folded = key.casefold()  # feedback/Ann.html and feedback/ann.html clash on macOS
         if folded in seen:
@@ -473,6 +474,27 @@ def _timestamp(graded_at: datetime | None) -> str:
     return graded_at.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
+def _shared_lms_ids(rows: list[_Row]) -> list[str]:
+    """One student in two downloads gets two rows with one LMS id: the instructor must choose."""
+    notes = []
+    for lms, file, lms_id in (
+        ("Canvas", CANVAS_CSV, _canvas_id),
+        ("Moodle", MOODLE_CSV, _moodle_id),
+    ):
+        keys: dict[str, list[str]] = {}
+        for row in rows:
+            if (identifier := lms_id(row)) is not None:
+                keys.setdefault(identifier, []).append(row.student.key)
+        for identifier, shared in keys.items():
+            if len(shared) > 1:
+                notes.append(
+                    f"{file}: {lms} id {identifier} is on {len(shared)} rows "
+                    f"({', '.join(shared)}), one student handed in twice: keep one row before "
+                    "uploading"
+                )
+    return notes
+
+
 def write_gradebooks(
     *,
     out_dir: Path,
@@ -496,12 +518,14 @@ def write_gradebooks(
 
     column = f"{name} ({canvas_assignment_id})" if canvas_assignment_id is not None else name
     style = _stylesheet()
+    # Names, origins and outputs can hold what no UTF-8 file can (a file name's undecodable
+    # bytes, a lone surrogate a student's code printed): every text is made valid Unicode.
     texts = {
-        GRADEBOOK_CSV: _gradebook_csv(rows),
-        CANVAS_CSV: _canvas_csv(rows, column),
-        MOODLE_CSV: _moodle_csv(rows, timestamp),
+        GRADEBOOK_CSV: readable_text(_gradebook_csv(rows)),
+        CANVAS_CSV: readable_text(_canvas_csv(rows, column)),
+        MOODLE_CSV: readable_text(_moodle_csv(rows, timestamp)),
     }
-    pages = {row.student.key: _feedback_page(row, name, style) for row in rows}
+    pages = {row.student.key: readable_text(_feedback_page(row, name, style)) for row in rows}
 
     notes = []
     maxima = sorted({row.result.max_score for row in rows if row.result is not None})
@@ -511,6 +535,7 @@ def write_gradebooks(
             + ", ".join(format_number(m) for m in maxima)
             + "): an LMS assignment has one maximum"
         )
+    notes += _shared_lms_ids(rows)
 
     out_dir = Path(out_dir)
     feedback_dir = out_dir / FEEDBACK_DIR
