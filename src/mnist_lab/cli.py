@@ -83,12 +83,19 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_one(args: argparse.Namespace) -> int:
+    from mnist_lab.grading import inputs
     from mnist_lab.grading.grade import grade_submission
 
-    if len(args.submissions) != 1 or args.submissions[0].is_dir():
+    if len(args.submissions) != 1:
         raise UsageError("--results grades one submission file; for many, use --out DIR")
+    (submission,) = args.submissions
+    inputs.check_submission_file(
+        submission, hint=" (--results grades one file; grade a folder of submissions with --out)"
+    )
+    inputs.check_results_path(args.results, submission=submission)
+    inputs.check_tests_dir(args.tests)
     result = grade_submission(
-        submission=args.submissions[0],
+        submission=submission,
         tests_dir=args.tests,
         results_path=args.results,
         time_limit=args.time_limit,
@@ -100,8 +107,11 @@ def _grade_one(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mnist_lab.grading import inputs
     from mnist_lab.grading.grade import grade_submission
 
+    inputs.check_submission_file(args.submission)
+    inputs.check_tests_dir(args.tests)
     result = grade_submission(submission=args.submission, tests_dir=args.tests, public_only=True)
     print(result.to_text())
     return 0 if result.all_passed else 1

@@ -262,21 +262,35 @@ def _row(graded: GradedSubmission) -> _Row:
 # --- checking the input ----------------------------------------------------------------------
 
 
+def assignment_name_problem(assignment_name: object) -> str | None:
+    """What is wrong with an assignment name for the gradebooks, or None."""
+    if not isinstance(assignment_name, str) or not assignment_name.strip():
+        return f"the assignment name must be non-empty text, got {assignment_name!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in assignment_name):
+        return f"the assignment name contains a control character: {assignment_name!r}"
+    return None
+
+
+def canvas_assignment_id_problem(canvas_assignment_id: object) -> str | None:
+    """What is wrong with a Canvas assignment id, or None (None itself is fine: no id)."""
+    if canvas_assignment_id is not None and not re.fullmatch(r"[0-9]+", str(canvas_assignment_id)):
+        # Canvas reads the id only as digits in "<name> (<id>)" (Assignment.title_and_id).
+        return (
+            "the Canvas assignment id must be digits (the number in the assignment's URL, "
+            f".../assignments/1234), got {canvas_assignment_id!r}"
+        )
+    return None
+
+
 def _check_inputs(
     graded: Sequence[GradedSubmission], assignment_name: str, canvas_assignment_id: str | None
 ) -> str:
-    if not isinstance(assignment_name, str) or not assignment_name.strip():
-        raise GradebookError(f"the assignment name must be non-empty text, got {assignment_name!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in assignment_name):
-        raise GradebookError(
-            f"the assignment name contains a control character: {assignment_name!r}"
-        )
-    if canvas_assignment_id is not None and not re.fullmatch(r"[0-9]+", str(canvas_assignment_id)):
-        # Canvas reads the id only as digits in "<name> (<id>)" (Assignment.title_and_id).
-        raise GradebookError(
-            f"the Canvas assignment id must be digits (the number in the assignment's URL), "
-            f"got {canvas_assignment_id!r}"
-        )
+    for problem in (
+        assignment_name_problem(assignment_name),
+        canvas_assignment_id_problem(canvas_assignment_id),
+    ):
+        if problem is not None:
+            raise GradebookError(problem)
     seen: dict[str, str] = {}
     for item in graded:
         if not isinstance(item, GradedSubmission):
