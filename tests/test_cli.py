@@ -140,3 +140,57 @@ def test_a_user_error_from_any_command_is_one_line_and_exit_2(monkeypatch, capsy
     monkeypatch.setattr(cli, "cmd_quiz", refuse)
     assert cli.main(["quiz"]) == 2
     assert capsys.readouterr().err == "mnist-lab: error: course.zip: no such file or folder\n"
+
+
+def parse_error(capsys, *args: str) -> list[str]:
+    """What ``mnist-lab ARGS`` prints on stderr when argparse refuses it (exit status 2)."""
+    from mnist_lab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ("grade", "course.zip", "--ouput", "grades"),
+            "unrecognized arguments: --ouput grades (did you mean --out?)",
+        ),
+        (
+            ("grade", "course.zip", "--canvas-assignement-id", "1234"),
+            "unrecognized arguments: --canvas-assignement-id 1234 "
+            "(did you mean --canvas-assignment-id?)",
+        ),
+        (
+            ("train", "--epohcs=3", "--quite"),
+            "unrecognized arguments: --epohcs=3 --quite (did you mean --epochs?)",
+        ),
+    ],
+)
+def test_a_mistyped_option_shows_the_commands_usage_and_the_option_meant(capsys, args, error):
+    lines = parse_error(capsys, *args)
+    assert lines[0].startswith(f"usage: mnist-lab {args[0]} [-h]")
+    assert lines[-1] == f"mnist-lab: error: {error}"
+
+
+def test_an_unknown_option_like_no_other_gets_no_suggestion(capsys):
+    lines = parse_error(capsys, "build", "--bogus")
+    assert lines[0].startswith("usage: mnist-lab build [-h]")
+    assert lines[-1] == "mnist-lab: error: unrecognized arguments: --bogus"
+
+
+def test_every_parse_error_has_one_prefix(capsys):
+    """A subcommand's errors said 'mnist-lab train: error:', the rest 'mnist-lab: error:'."""
+    lines = parse_error(capsys, "train", "--epochs", "0")
+    assert lines[0].startswith("usage: mnist-lab train [-h]")
+    assert lines[-1] == (
+        "mnist-lab: error: argument --epochs: expected a number of at least 1, got 0"
+    )
+    lines = parse_error(capsys, "grade")
+    assert lines[-1] == "mnist-lab: error: the following arguments are required: SUBMISSION"
+    lines = parse_error(capsys, "grde")
+    assert lines[0].startswith("usage: mnist-lab [-h]")
+    assert lines[-1].startswith("mnist-lab: error: argument COMMAND: invalid choice: 'grde'")

@@ -8,22 +8,58 @@ line and exit with status 2; a traceback means a bug in mnist-lab.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME, DEFAULT_TIME_LIMIT
 from mnist_lab.errors import UserError
 
 EXIT_USER_ERROR = 2
+PROG = "mnist-lab"
 
 
 class UsageError(UserError):
     """Options that do not go together."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports every mistake as ``mnist-lab: error: ...`` after the usage of the
+    command it concerns (a subcommand's own), and suggests the option a typo was meant to be."""
+
+    def add_subparsers(self, **kwargs):  # type: ignore[no-untyped-def]
+        self._commands = super().add_subparsers(**kwargs)
+        return self._commands
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{PROG}: error: {message}\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # the subcommand's parser left them: its usage is the one to show
+            commands = getattr(self, "_commands", None)
+            chosen = commands.choices.get(getattr(parsed, "command", None)) if commands else None
+            parser = chosen or self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser.suggestion(extras)}")
+        return parsed
+
+    def suggestion(self, extras: list[str]) -> str:
+        """`` (did you mean --out?)`` for the first unknown option close to a known one."""
+        known = {o.lstrip("-"): o for action in self._actions for o in action.option_strings}
+        for extra in extras:
+            if extra.startswith("-"):  # compared without dashes, which every option shares
+                typed = extra.split("=", 1)[0].lstrip("-")
+                close = difflib.get_close_matches(typed, list(known), n=1, cutoff=0.6)
+                if close:
+                    return f" (did you mean {known[close[0]]}?)"
+        return ""
 
 
 def _positive_int(text: str) -> int:
@@ -200,8 +236,8 @@ def cmd_quiz(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default, not a copy
 
-    parser = argparse.ArgumentParser(
-        prog="mnist-lab",
+    parser = Parser(
+        prog=PROG,
         description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
