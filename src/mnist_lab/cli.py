@@ -23,6 +23,9 @@ from mnist_lab.errors import UserError
 
 EXIT_USER_ERROR = 2
 PROG = "mnist-lab"
+DEFAULT_GRADES_DIR = Path("mnist-lab-grades")
+# grade's options that only a batch uses: given with --results they would be ignored.
+BATCH_ONLY_OPTIONS = ("--out", "--jobs", "--name", "--canvas-assignment-id")
 
 
 class UsageError(UserError):
@@ -104,11 +107,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     result = grade_batch(
         inputs=args.submissions,
-        out_dir=args.out,
-        jobs=args.jobs,
+        out_dir=DEFAULT_GRADES_DIR if args.out is None else args.out,
+        jobs=args.jobs,  # None: the number of cores
         tests_dir=args.tests,
         time_limit=args.time_limit,
-        assignment_name=args.name,
+        assignment_name=ASSIGNMENT_NAME if args.name is None else args.name,
         canvas_assignment_id=args.canvas_assignment_id,
         progress=ProgressPrinter(sys.stderr),
     )
@@ -124,6 +127,11 @@ def _grade_one(args: argparse.Namespace) -> int:
 
     if len(args.submissions) != 1:
         raise UsageError("--results grades one submission file; for many, use --out DIR")
+    given = [o for o in BATCH_ONLY_OPTIONS if getattr(args, o[2:].replace("-", "_")) is not None]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: only for grading a batch into --out; --results grades one file"
+        )
     (submission,) = args.submissions
     inputs.check_submission_file(
         submission, hint=" (--results grades one file; grade a folder of submissions with --out)"
@@ -342,20 +350,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--out",
         type=Path,
-        default=Path("mnist-lab-grades"),
-        help="batch: folder to write (absent, empty or an earlier batch; default: %(default)s)",
+        default=None,
+        help="batch: folder to write (absent, empty or an earlier batch; default: "
+        f"{DEFAULT_GRADES_DIR})",
     )
     grade.add_argument(
         "--jobs",
         type=_positive_int,
-        default=os.cpu_count() or 1,
-        help="batch: submissions graded at once (default: the number of cores, %(default)s)",
+        default=None,
+        help=f"batch: submissions graded at once (default: the number of cores, {os.cpu_count()})",
     )
     grade.add_argument(
         "--tests",
         type=Path,
         default=None,
-        help="folder of otter test files (default: the tests shipped with mnist-lab)",
+        help="folder of the autograder's otter test files, hidden cases included (default: the "
+        "tests shipped with mnist-lab; the students' public tests/ cannot grade)",
     )
     grade.add_argument(
         "--time-limit",
@@ -365,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument(
         "--name",
-        default=ASSIGNMENT_NAME,
-        help="batch: assignment name in the gradebooks and feedback (default: %(default)s)",
+        default=None,
+        help=f"batch: assignment name in the gradebooks and feedback (default: {ASSIGNMENT_NAME})",
     )
     grade.add_argument(
         "--canvas-assignment-id",

@@ -162,3 +162,17 @@ def test_the_students_public_checks_as_tests_are_refused(
         "--tests out to grade with the autograder's tests"
     )
     assert not results.exists()
+
+
+def test_batch_options_with_results_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = copy_of("mnist_lab.solutions", tmp_path)
+    results = tmp_path / "r.json"
+    command = ["grade", str(submission), "--results", str(results), "--out", str(tmp_path / "g")]
+    assert main([*command, "--canvas-assignment-id", "1234"]) == 2
+    assert one_error_line(capsys) == (
+        "mnist-lab: error: --out, --canvas-assignment-id: only for grading a batch into --out; "
+        "--results grades one file"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.py"]
