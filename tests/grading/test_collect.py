@@ -1015,3 +1015,27 @@ def test_the_downloads_own_zip_beside_its_extracted_files_does_not_hide_canvas(
     items = by_key(collect_submissions(inputs=[folder], staging=tmp_path / "s"))
     assert set(items) == {"smithjohn-1", "doejane-3"}
     assert {item.student.lms for item in items.values()} == {"canvas"}
+
+
+def test_a_name_the_lms_cleaned_to_nothing_keeps_everyones_lms_ids(tmp_path: Path) -> None:
+    moodle = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            "_57_assignsubmission_file_/digits.py": code("no name"),
+            "Ann Lee_58_assignsubmission_file_/digits.py": code("ann"),
+        },
+    )
+    items = by_key(collect_submissions(inputs=[moodle], staging=tmp_path / "a"))
+    assert {key: item.student.lms_id for key, item in items.items()} == {
+        "student-57": "57",
+        "ann_lee-58": "58",
+    }
+    canvas = make_zip(
+        tmp_path / "canvas.zip",
+        {"_12345_678_digits.py": code("no name"), "leeann_222_333_digits.py": code("ann")},
+    )
+    items = by_key(collect_submissions(inputs=[canvas], staging=tmp_path / "b"))
+    assert {key: item.student.lms for key, item in items.items()} == {
+        "student-12345": "canvas",
+        "leeann-222": "canvas",
+    }

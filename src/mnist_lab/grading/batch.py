@@ -333,6 +333,8 @@ def grade_batch(
 ) -> BatchResult:
     """Grade every submission found in ``inputs``; write results, feedback and gradebooks.
 
+    Every option and input is checked first (``inputs.py``, ``check_out_dir``): a mistake
+    raises a UserError before anything is graded or written.
     A rerun on the same ``out_dir`` reuses every result whose submission and tests are unchanged.
     KeyboardInterrupt (or ``cancel``) stops it: finished students are kept, running ones are
     regraded next time.

@@ -121,10 +121,12 @@ _WINDOWS_DEVICES = frozenset(
 
 _GRADESCOPE_METADATA = "submission_metadata.yml"
 _GRADESCOPE_FOLDER = re.compile(r"submission_(\d+)")
-_CANVAS_FILE = re.compile(r"(?P<name>[^_]+?)(?i:_late)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)")
-_MOODLE_FOLDER = re.compile(r"(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_?")
+# A name the LMS cleaned down to nothing (a student who calls themself "***") is still a name:
+# one such student must not make the download fit no layout and lose every classmate's id.
+_CANVAS_FILE = re.compile(r"(?P<name>[^_]*?)(?i:_late)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)")
+_MOODLE_FOLDER = re.compile(r"(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_?")
 _MOODLE_FLAT = re.compile(
-    r"(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_(?P<file>.+)"
+    r"(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_(?P<file>.+)"
 )
 # A copy number a browser, Canvas or Moodle added: "digits-1.py" (Canvas puts it before the first
 # dot), "digits (1).py".
