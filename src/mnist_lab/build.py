@@ -23,6 +23,7 @@ from mnist_lab import __version__
 from mnist_lab.archives import deterministic_zip
 from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
+from mnist_lab.errors import UserError
 from mnist_lab.quiz.build import DEFAULT_VARIANTS
 from mnist_lab.quiz.variants import MAX_VARIANTS
 from mnist_lab.stubs import STUDENT_MODULE, generate_stubs, solution_source
@@ -31,7 +32,7 @@ MANIFEST = ".mnist-lab-build.json"
 DEFAULT_OUT = Path("mnist-lab-release")
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """The release cannot be written where it was asked to go."""
 
 

@@ -1,5 +1,7 @@
-"""The one error type the command line reports as ``mnist-lab: error: ...`` (exit status 2)."""
+"""The one error type for a user's mistake (a bad option, input or file), as opposed to a bug."""
+
+from __future__ import annotations
 
 
 class UserError(Exception):
-    """What the user gave was wrong (a path, an option, a file); the text says what and where."""
+    """What the CLI reports as ``mnist-lab: error: <message>`` and exits with status 2."""

@@ -361,15 +361,6 @@ def write_results(result: GradingResult, results_path: Path) -> None:
     write_text_atomically(results_path, json.dumps(result.to_dict(), indent=2, ensure_ascii=True))
 
 
-def check_results_path(results_path: Path) -> None:
-    """GradingSetupError unless a results file can be written at ``results_path``."""
-    if results_path.is_dir():
-        raise GradingSetupError(f"--results {results_path}: is a folder, expected a file name")
-    parent = results_path.parent
-    if parent.exists() and not parent.is_dir():
-        raise GradingSetupError(f"--results {results_path}: {parent} is not a folder")
-
-
 def _notes(session: Session) -> list[str]:
     notes = []
     if session.load_error:
@@ -420,7 +411,9 @@ def grade_submission(
     if not time_limit > 0:
         raise GradingSetupError(f"the time limit must be positive, got {time_limit:g}")
     if results_path is not None:
-        check_results_path(Path(results_path))
+        from mnist_lab.grading import inputs  # inputs imports this module
+
+        inputs.check_results_path(Path(results_path), submission=submission)
     cases = load_cases(tests_dir)
     if public_only:
         cases = [case for case in cases if not case.hidden]

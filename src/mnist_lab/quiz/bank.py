@@ -20,6 +20,8 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from mnist_lab.errors import UserError
+
 QuestionType = Literal["single", "multiple", "numeric", "short", "text"]
 QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
 NORMALISATIONS = ("case", "whitespace", "punctuation")
@@ -38,7 +40,7 @@ NUMERIC_SLACK = 1e-9
 SENTENCE_END = (".", "!", "?")
 
 
-class BankError(ValueError):
+class BankError(UserError, ValueError):
     """The question bank is malformed; the message lists every problem, one per line."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

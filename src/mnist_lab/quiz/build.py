@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mnist_lab.errors import UserError
 from mnist_lab.quiz.bank import Bank, load_bank
 from mnist_lab.quiz.gift import gift_text
 from mnist_lab.quiz.moodle import moodle_xml
@@ -31,7 +32,7 @@ GIFT_FILE = "quiz.gift"
 OUTPUT_FILES = (STUDENT_PAGE, ANSWER_KEY, QTI_ZIP, MOODLE_XML, GIFT_FILE)
 
 
-class QuizError(RuntimeError):
+class QuizError(UserError, RuntimeError):
     """The quiz cannot be written where it was asked to go, or with the options given."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from markupsafe import Markup
 
 from mnist_lab import __version__
+from mnist_lab.errors import UserError
 from mnist_lab.quiz.bank import NUMERIC_SLACK, Bank, Question, normalise_text
 from mnist_lab.templating import (
     TEMPLATES_PACKAGE,
@@ -68,7 +69,7 @@ def option_value(number: int) -> str:
     return f"o_{number}"
 
 
-class QuizPageError(ValueError):
+class QuizPageError(UserError, ValueError):
     """A question cannot be put on a page; the message names the question and the field."""
 
 
