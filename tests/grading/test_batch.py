@@ -322,39 +322,14 @@ def test_a_machine_that_cannot_start_workers_stops_the_batch_early(
     """The environment, not the students: stop after a few, say why, keep nothing wrong."""
     inputs = course(tmp_path / "course", {f"s{n}": reference() for n in range(6)})
 
-    def broken(*args, **kwargs):
+    def broken(self, *, timeout):
+        self.close()
         raise sandbox.SandboxError("cannot start the grading worker: no python here")
 
-    monkeypatch.setattr(sandbox, "WorkerProcess", broken)
+    monkeypatch.setattr(sandbox.Sandbox, "start", broken)
     with pytest.raises(BatchError, match=r"the grader cannot run here .*no python here"):
         grade_batch(inputs=[inputs], out_dir=tmp_path / "out", jobs=1)
     assert json.loads((tmp_path / "out" / STATE_FILE).read_text())["students"] == {}
-
-
-@pytest.mark.skipif(not sandbox.running_as_root(), reason="only root hides files from workers")
-def test_concurrent_runs_in_one_process_keep_files_hidden_until_the_last_ends(
-    tmp_path: Path, file_modes
-) -> None:
-    """A batch runs several gradings in one process: the first to end must not unhide."""
-    secret = tmp_path / "tests"
-    secret.mkdir()
-    os.chmod(secret, 0o755)
-    before = file_modes.outside_grading([secret])
-    first_inside, release_first = threading.Event(), threading.Event()
-
-    def first_run() -> None:
-        with sandbox.hidden_paths([secret], []):
-            first_inside.set()
-            release_first.wait(30)
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
-    first_inside.wait(30)
-    with sandbox.hidden_paths([secret], []):
-        release_first.set()
-        thread.join(30)
-        assert os.stat(secret).st_mode & 0o007 == 0  # still hidden: this run still grades
-    file_modes.assert_restored(before)
 
 
 @pytest.mark.slow

@@ -154,12 +154,12 @@ def test_gradebook_csv_has_every_student_with_identity_points_and_status(tmp_pat
     rows = read_csv(files.gradebook)
     assert rows[0] == [
         "key", "name", "lms", "lms_id", "sid", "email", "origin", "score", "max_score",
-        "normalize", "flatten", "build_model", "confusion", "predict_digit", "status", "feedback",
+        "normalize", "flatten", "build_model", "predict_digit", "confusion", "status", "feedback",
     ]  # fmt: skip
     assert rows[1:] == [
         [
             "bob-57", HOSTILE, "moodle", "57", "'=cmd|' /C calc'!A0", "'+bob@x.edu",
-            "course.zip: bob-57", "9", "12", "2", "3.5", "2.5", "1", "0", "graded",
+            "course.zip: bob-57", "9", "12", "2", "3.5", "2.5", "0", "1", "graded",
             "feedback/bob-57.html",
         ],
         [
@@ -172,7 +172,7 @@ def test_gradebook_csv_has_every_student_with_identity_points_and_status(tmp_pat
         ],
         [
             "smith_ann-101", "Ann Smith", "canvas", "101", "", "ann@x.edu",
-            "course.zip: smith_ann-101", "7.5", "12", "3", "0", "2.5", "0", "2", "graded",
+            "course.zip: smith_ann-101", "7.5", "12", "3", "0", "2.5", "2", "0", "graded",
             "feedback/smith_ann-101.html",
         ],
     ]  # fmt: skip
@@ -218,7 +218,7 @@ def test_moodle_csv_is_the_offline_grading_worksheet(tmp_path, course):
     comments = {row[1]: row[9] for row in rows[1:]}
     assert comments[HOSTILE] == (
         "Score: 9 of 12. Points per function: normalize 2 of 3; flatten 3.5 of 3.5; "
-        "build_model 2.5 of 2.5; confusion 1 of 1; predict_digit 0 of 2."
+        "build_model 2.5 of 2.5; predict_digit 0 of 2; confusion 1 of 1."
     )
     assert comments["'-Cat"].startswith(f"Your submission could not be graded: {PROBLEM} Score: 0")
     assert comments["Dan"] == "Not graded yet: the grader failed on this submission."

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mnist_lab.archives import FIXED_DATE, zip_entry
+from mnist_lab.errors import UserError
 
 TEST_FILE_NAMES = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
 FIXTURE_NAME = "learn.npz"
@@ -40,7 +41,7 @@ FIXTURE_TRAIN_IMAGES = 2_000
 FIXTURE_TEST_IMAGES = 500
 
 
-class PackageError(Exception):
+class PackageError(UserError):
     """The autograder could not be packaged (bad output folder, otter failed, ...)."""
 
 

@@ -26,6 +26,7 @@ sandbox's own folders is changed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import functools
 import os
@@ -223,9 +224,10 @@ def protections(mode: str | None = None) -> Protections:
     if not root:
         missing.append("separate user: the grader is not root")
     elif not separate:
+        mode = stat.filemode(os.stat(blocked[0]).st_mode)
         missing.append(
             "separate user: without namespaces the worker's Python must be reachable by other "
-            f"users, and {blocked[0]} is closed to them (mode {stat.filemode(os.stat(blocked[0]).st_mode)})"
+            f"users, and {blocked[0]} is closed to them (mode {mode})"
         )
     return Protections(namespaces, version, separate, tuple(missing))
 
@@ -276,15 +278,60 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+# kcmp(2) tells whether two processes share one address space; its number differs by machine.
+_KCMP_SYSCALL = {"x86_64": 312, "aarch64": 272, "riscv64": 272}
+_KCMP_VM = 1
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _share_memory(pid: int, other: int) -> bool:
+    """Whether two processes have one address space: a vfork child (how ``subprocess`` and
+    ``os.system`` start programs) shares its parent's until its exec."""
+    number = _KCMP_SYSCALL.get(os.uname().machine)
+    if number is None:
+        return False  # such a child is then counted twice: the cap errs towards stopping
+    return _libc().syscall(number, pid, other, _KCMP_VM, 0, 0) == 0
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return int(stat_file.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proportional_bytes(pid: int) -> int:
+    """Pss: the process's resident memory, pages shared with others (a forked worker and its
+    zygote share TensorFlow's) counted in proportion; resident memory where Pss is unknown."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _rss_bytes(pids: list[int]) -> int:
-    """Resident memory of these processes (the fallback where no control group caps memory)."""
+    """The memory of these processes (the fallback where no control group caps memory), each
+    address space counted once."""
+    watched = set(pids)
     total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as statm:
-                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            continue
+        parent = _parent_of(pid) if len(pids) > 1 else None
+        if parent in watched and _share_memory(pid, parent):
+            continue  # its parent's memory, counted already
+        total += _proportional_bytes(pid)
     return total
 
 
@@ -448,6 +495,7 @@ class Channel:
                 self.watch()
                 continue
             if kind == "message":
+                self.watch()  # e.g. a child of the worker was killed for memory meanwhile
                 return payload
             if kind == "bad":
                 raise protocol.ProtocolError(f"the worker sent a malformed reply ({payload})")
