@@ -8,10 +8,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-
-from mnist_lab.data import load_sample
 import pytest
 
+from mnist_lab.data import load_sample
 from mnist_lab.grading import checks
 from mnist_lab.grading.package import (
     TEST_FILE_NAMES,

@@ -105,14 +105,15 @@ def test_the_course_notebook_handed_in_instead_of_digits_py_gets_one_clear_reaso
         tmp_path / "mnist_digits.ipynb",
         [("markdown", "# MNIST"), ("code", "import numpy as np\nfrom digits import normalize")],
     )
-    with pytest.raises(SubmissionProblem, match="imports digits.py and defines none"):
+    with pytest.raises(SubmissionProblem, match=r"imports digits\.py and defines none"):
         read_submission(path)
     result = grade_submission(submission=path)
     assert {test.output for test in result.tests} == {
         "Failed: Your submission could not be graded: this notebook imports digits.py and "
         "defines none of the functions; hand in digits.py, the file with your functions."
     }
-    assert "scratch" not in result.summary() and "/tmp" not in result.summary()
+    assert "scratch" not in result.summary()
+    assert "/tmp" not in result.summary()
 
 
 @pytest.mark.parametrize("name", ["digits.txt", "missing.py", "folder"])
@@ -124,7 +125,7 @@ def test_a_path_that_is_no_submission_file_is_the_callers_mistake(
         path.write_text("x = 1", encoding="utf-8")
     elif name == "folder":
         path.mkdir()
-    with pytest.raises(UserError, match="folder|no such file|expected a .py module"):
+    with pytest.raises(UserError, match=r"folder|no such file|expected a \.py module"):
         read_submission(path)
 
 

@@ -278,7 +278,7 @@ def architecture_problems(recognition: Recognition, expected: list[tuple[int, st
     return problems
 
 
-# --- loss and metric -------------------------------------------------------------------------------
+# --- loss and metric --------------------------------------------------------------------------
 
 
 def sparse_crossentropy_values(
@@ -320,7 +320,7 @@ def close(value: float, target: float, *, rtol: float = 1e-4) -> bool:
     return math.isfinite(value) and abs(value - target) <= rtol * max(1.0, abs(target))
 
 
-# --- the optimizer ---------------------------------------------------------------------------------
+# --- the optimizer ----------------------------------------------------------------------------
 
 
 def _gradients(layers: list[DenseLayer], x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:

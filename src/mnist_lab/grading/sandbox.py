@@ -444,6 +444,15 @@ class OutputSink:
 # --- channels ----------------------------------------------------------------------------------
 
 
+def _socket_pair() -> tuple[socket.socket, socket.socket]:
+    """Two connected blocking sockets (a default timeout set by other code would make them
+    non-blocking, and the channels read them with plain blocking reads)."""
+    pair = socket.socketpair()
+    for end in pair:
+        end.setblocking(True)
+    return pair
+
+
 class Channel:
     """One socket to the sandbox: requests out, replies in (a reader thread), with deadlines."""
 
@@ -564,7 +573,7 @@ class Sandbox:
             raise SandboxError(f"the grading worker did not start: {reply.get('error')}")
 
     def _spawn(self) -> None:
-        control_ours, control_theirs = socket.socketpair()
+        control_ours, control_theirs = _socket_pair()
         output_read, output_write = os.pipe()
         gate_read, gate_write = os.pipe()
         if self.protections.cgroup:
@@ -736,7 +745,7 @@ class Sandbox:
         the scratch folders), talking on a socket of its own."""
         if self.dead_reason:
             raise protocol.WorkerFailure(self.dead_reason)
-        ours, theirs = socket.socketpair()
+        ours, theirs = _socket_pair()
         try:
             self.control.send({"op": "session"})
             time.sleep(0)  # the JSON message first, then the descriptor

@@ -16,6 +16,7 @@ Failures are told apart by whose they are:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -241,10 +242,8 @@ class Session:
         self._close_channel()
         box = self.sandbox
         if box is not None and box.dead_reason is None:
-            try:
+            with contextlib.suppress(protocol.WorkerFailure):
                 box.reset()
-            except protocol.WorkerFailure:
-                pass
         if box is not None and box.dead_reason is not None:
             self._retire_sandbox()
 

@@ -109,17 +109,20 @@ def _check_not_the_course_notebook(source: Source) -> None:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import) and any(a.name == "digits" for a in node.names):
-                imports_digits = True
-            elif isinstance(node, ast.ImportFrom) and node.module == "digits":
-                imports_digits = True
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            imports_digits = imports_digits or _imports_digits(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 defines.add(node.name)
     if imports_digits and not defines & set(CONTRACT_FUNCTIONS):
         raise SubmissionProblem(
             "this notebook imports digits.py and defines none of the functions; hand in "
             "digits.py, the file with your functions"
         )
+
+
+def _imports_digits(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(alias.name == "digits" for alias in node.names)
+    return isinstance(node, ast.ImportFrom) and node.module == "digits"
 
 
 def _drop_magics(source: str) -> str:
