@@ -326,7 +326,7 @@ def test_a_machine_that_cannot_start_workers_stops_the_batch_early(
         self.close()
         raise sandbox.SandboxError("cannot start the grading worker: no python here")
 
-    monkeypatch.setattr(sandbox.Sandbox, "start", broken)
+    monkeypatch.setattr(sandbox.Sandbox, "wait_ready", broken)
     with pytest.raises(BatchError, match=r"the grader cannot run here .*no python here"):
         grade_batch(inputs=[inputs], out_dir=tmp_path / "out", jobs=1)
     assert json.loads((tmp_path / "out" / STATE_FILE).read_text())["students"] == {}

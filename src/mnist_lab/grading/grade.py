@@ -414,25 +414,23 @@ def grade_submission(
         from mnist_lab.grading import inputs  # inputs imports this module
 
         inputs.check_results_path(Path(results_path), submission=submission)
-    cases = load_cases(tests_dir)
-    if public_only:
-        cases = [case for case in cases if not case.hidden]
+    options = SessionOptions(
+        time_limit=time_limit,
+        deadline=started + budget,
+        protections=sandbox.protections(),
+        sandbox=sandbox.SandboxOptions(
+            limits=sandbox.Limits(memory_bytes=memory_limit_bytes),
+            preload=tuple(preload),
+            hide=tuple(_hidden(tests_dir, protect)),
+        ),
+        cancel=cancel,
+    )
     result = _grade(
         submission=submission,
         tests_dir=tests_dir,
-        cases=cases,
+        public_only=public_only,
         started=started,
-        options=SessionOptions(
-            time_limit=time_limit,
-            deadline=started + budget,
-            protections=sandbox.protections(),
-            sandbox=sandbox.SandboxOptions(
-                limits=sandbox.Limits(memory_bytes=memory_limit_bytes),
-                preload=tuple(preload),
-                hide=tuple(_hidden(tests_dir, protect)),
-            ),
-            cancel=cancel,
-        ),
+        options=options,
     )
     if results_path is not None:
         write_results(result, Path(results_path))
@@ -448,14 +446,14 @@ def _hidden(tests_dir: Path, protect: tuple[Path, ...]) -> list[Path]:
 
 
 def _grade(
-    *, submission: Path, tests_dir: Path, cases: list[Case], started: float, options
+    *, submission: Path, tests_dir: Path, public_only: bool, started: float, options
 ) -> GradingResult:
     protections = options.protections.to_dict()
     try:
         source = read_submission(submission)
     except SubmissionProblem as problem:
         result = failed_result(
-            cases,
+            _cases(tests_dir, public_only),
             message=f"Your submission could not be graded: {problem}.",
             submission=submission.name,
             started=started,
@@ -463,12 +461,16 @@ def _grade(
         result.protections = protections
         return result
     session = Session(submission=submission, source=source, options=options)
+    session.prestart()  # the sandbox imports TensorFlow while the test files load
     try:
+        cases = _cases(tests_dir, public_only)
         tests = _run_cases(cases, session, options.cancel)
     except GraderFault as fault:
         return grader_error_result(
             why=str(fault), submission=submission.name, started=started, protections=protections
         )
+    finally:
+        session.stop()
     return GradingResult(
         submission=submission.name,
         tests=tests,
@@ -476,3 +478,8 @@ def _grade(
         notes=_notes(session),
         protections=protections,
     )
+
+
+def _cases(tests_dir: Path, public_only: bool) -> list[Case]:
+    cases = load_cases(tests_dir)
+    return [case for case in cases if not case.hidden] if public_only else cases

@@ -546,21 +546,40 @@ class Sandbox:
         self.output: OutputSink | None = None
         self.dead_reason: str | None = None
         self.peak_memory = 0
+        self._ready = False
 
     # starting
 
     def start(self, *, timeout: float) -> None:
-        """Start the zygote and wait until it has imported the heavy modules.
+        """Start the zygote and wait until it has imported the heavy modules."""
+        self.spawn()
+        self.wait_ready(timeout=timeout)
 
-        SandboxError when it cannot start: no student code has run yet, so it is the grader's
-        environment, never the student's fault.
-        """
+    def spawn(self) -> None:
+        """Start the zygote without waiting for it (the grader goes on meanwhile)."""
         try:
             self._spawn()
-            reply = self.control.reply(timeout=timeout)
         except SandboxError:
             self.close()
             raise
+        except OSError as error:
+            self.close()
+            raise SandboxError(f"the grading sandbox cannot be made here: {error}") from None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def wait_ready(self, *, timeout: float) -> None:
+        """Wait for the zygote's first reply (its heavy modules imported).
+
+        SandboxError when it does not come: no student code has run yet, so it is the grader's
+        environment, never the student's fault.
+        """
+        if self._ready:
+            return
+        try:
+            reply = self.control.reply(timeout=timeout)
         except (protocol.WorkerFailure, protocol.ProtocolError, EOFError, OSError) as failure:
             time.sleep(0.2)  # let the output drain
             detail = self.output.text(limit=600).strip().replace("\n", " | ") if self.output else ""
@@ -571,6 +590,7 @@ class Sandbox:
         if reply.get("ok") is not True:
             self.close()
             raise SandboxError(f"the grading worker did not start: {reply.get('error')}")
+        self._ready = True
 
     def _spawn(self) -> None:
         control_ours, control_theirs = _socket_pair()

@@ -88,19 +88,36 @@ class Session:
     def _files(self) -> dict[str, str]:
         return {self.submission.name: "\n".join(self.source.chunks)}
 
+    def prestart(self) -> None:
+        """Start the sandbox now, without waiting: its zygote imports TensorFlow while the
+        grader loads the test files."""
+        box = self._new_sandbox()
+        try:
+            box.spawn()
+        except sandbox.SandboxError:
+            self.sandbox = None  # _ensure_sandbox tries again and reports it
+
+    def _new_sandbox(self) -> sandbox.Sandbox:
+        self.sandbox = sandbox.Sandbox(
+            files=self._files(), protections=self.options.protections, options=self._options()
+        )
+        return self.sandbox
+
     def _ensure_sandbox(self) -> sandbox.Sandbox:
         if self.sandbox is not None and self.sandbox.dead_reason is None:
-            return self.sandbox
-        self._retire_sandbox()
+            box = self.sandbox
+        else:
+            self._retire_sandbox()
+            box = None
         limit = min(IMPORT_TIME_MIN, self.remaining())
         if limit <= 0:
             raise protocol.WorkerFailure("not run: the time budget for grading was used up")
-        box = sandbox.Sandbox(
-            files=self._files(), protections=self.options.protections, options=self._options()
-        )
-        self.sandbox = box
         try:
-            box.start(timeout=limit)
+            if box is None:
+                box = self._new_sandbox()
+                box.start(timeout=limit)
+            else:
+                box.wait_ready(timeout=limit)
         except sandbox.SandboxError as error:
             if limit < IMPORT_TIME_MIN:  # cut short by the budget, not a broken setup
                 raise protocol.WorkerFailure("not run: the time budget was used up") from None
