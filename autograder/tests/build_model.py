@@ -66,15 +66,15 @@ _ACTIVATION_HINTS = {
 def test_layers(build_model):
     """layers are Dense 128 relu then Dense 10 softmax on 784 inputs"""
     seen = modelprobe.architecture(build_model)
-    problems = modelprobe.modelcheck.architecture_problems(
-        seen.recognition, modelprobe.EXPECTED_LAYERS
-    )
+    problems = modelprobe.architecture_problems(seen)
     if problems:
         found = seen.recognition.describe() if seen.recognition.recognised else "not recognised"
         if seen.recognition.recognised:
             output = seen.recognition.activations[-1]
-            problems = [p + _ACTIVATION_HINTS.get(output, "") if "output" in p else p
-                        for p in problems]
+            problems = [
+                p + _ACTIVATION_HINTS.get(output, "") if "output layer" in p else p
+                for p in problems
+            ]
         checks.fail(
             "build_model() does not have the architecture the docstring asks for: "
             + "; ".join(problems)

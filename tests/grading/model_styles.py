@@ -236,6 +236,40 @@ LIARS: dict[str, tuple[str, set[str]]] = {
 }
 
 
+# The describer the worker runs (modeldata) patched to describe a reference-shaped model with
+# all-zero weights, whose outputs (uniform 0.1) are consistent with them: it fails as soon as
+# the grader sets weights of its own choosing and checks the outputs follow them.
+_FAKE_DESCRIBER = (
+    "import sys\n\nimport keras\nimport numpy as np\n\n"
+    "_SHAPES = [(784, 128), (128,), (128, 10), (10,)]\n"
+    "_data = sys.modules.get('mnist_lab.grading.modeldata')\n"
+    "if _data is not None:\n"
+    "    _data.get_weights = lambda model: [np.zeros(s, 'float32') for s in _SHAPES]\n"
+    "    _data.predict = lambda model, x: np.full((len(x), 10), 0.1, 'float32')\n"
+    "    _data.observe = lambda model, x: {'outputs': _data.predict(model, x),\n"
+    "                                      'weights': _data.get_weights(model)}\n"
+    "    _data.set_weights = lambda model, weights: None\n"
+    "    _data.evaluate = lambda model, x, y: [float(np.log(10)), 0.15625]\n"
+    "    _data.train_on_batch = lambda model, x, y: [float(np.log(10)), 0.15625]\n\n\n"
+    "def build_model():\n"
+    "    model = keras.Sequential([keras.Input(shape=(784,)),\n"
+    "        keras.layers.Dense(64, activation='tanh'),\n"
+    "        keras.layers.Dense(10, activation='softmax')])\n"
+    "    model.compile(optimizer='rmsprop', loss='sparse_categorical_crossentropy')\n"
+    "    return model\n"
+)
+LIARS["patched_describer_with_zero_weights"] = (
+    _FAKE_DESCRIBER,
+    {
+        "layers are",
+        "compiled with the adam",
+        "compiled with sparse",
+        "compiled with the accuracy",
+        "learns to recognise",
+    },
+)
+
+
 def submission_source(build_model_source: str) -> str:
     """The reference ``digits.py`` with its ``build_model`` replaced by ``build_model_source``
     (whose imports and helper classes go right before it)."""

@@ -469,6 +469,15 @@ def _grade(
         return grader_error_result(
             why=str(fault), submission=submission.name, started=started, protections=protections
         )
+    except UserError:
+        raise
+    except Exception as error:  # a bug in mnist-lab: say so, never a verdict on the student
+        return grader_error_result(
+            why=f"{type(error).__name__}: {error}",
+            submission=submission.name,
+            started=started,
+            protections=protections,
+        )
     finally:
         session.stop()
     return GradingResult(

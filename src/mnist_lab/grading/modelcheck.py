@@ -223,6 +223,11 @@ def forward(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> 
     return out
 
 
+def outputs_match(expected: np.ndarray, actual: np.ndarray) -> bool:
+    """Whether a model's float32 outputs are what the grader's float64 recomputation gives."""
+    return _matches(np.asarray(expected, np.float64), np.asarray(actual, np.float64))
+
+
 def _matches(expected: np.ndarray, actual: np.ndarray) -> bool:
     if expected.shape != actual.shape or not np.all(np.isfinite(expected)):
         return False

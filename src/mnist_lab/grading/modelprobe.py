@@ -31,7 +31,6 @@ from mnist_lab.grading import checks, modelcheck
 
 EXPECTED_LAYERS = [(128, "relu"), (10, "softmax")]
 PROBE_BATCH = 32
-HITS = 5  # labels agree with the model's prediction on exactly this many probe images
 
 
 def built_model(build_model: Any) -> Any:
@@ -55,6 +54,7 @@ class Observation:
     outputs: np.ndarray
     weights: list
     recognition: modelcheck.Recognition
+    follows_known_weights: bool = True  # with weights the grader chose, outputs still match
 
 
 def observe(model: Any, seed: int, what: str = "model.predict on 32 probe inputs") -> Observation:
@@ -68,7 +68,37 @@ def observe(model: Any, seed: int, what: str = "model.predict on 32 probe inputs
 
 
 def architecture(build_model: Any) -> Observation:
-    return observe(built_model(build_model), run_seed(build_model))
+    """The model's architecture, by behaviour (memoised per submission: two cases share it).
+
+    Its outputs must follow from its own weights, and again from random weights the grader sets
+    (drawn for this run): outputs that do not depend on the weights, or weights reported for
+    show, fail.
+    """
+    return checks.memo(build_model, "architecture", lambda: _architecture(build_model))
+
+
+def _architecture(build_model: Any) -> Observation:
+    seed = run_seed(build_model)
+    model = built_model(build_model)
+    seen = observe(model, seed)
+    if seen.recognition.recognised:
+        known = _known_weights(seen.weights, seed + 7)
+        x = modelcheck.probe_inputs(seed + 7)
+        _model_data(model, "model.set_weights (weights the grader chose)", "set_weights", known)
+        outputs = checks.as_array(
+            _model_data(model, "model.predict with those weights", "predict", x), "model.predict"
+        )
+        layers, _ = modelcheck.dense_chain(known)
+        expected = modelcheck.forward(layers, seen.recognition.activations, x)
+        seen.follows_known_weights = modelcheck.outputs_match(expected, outputs)
+    return seen
+
+
+def architecture_problems(seen: Observation) -> list[str]:
+    problems = modelcheck.architecture_problems(seen.recognition, EXPECTED_LAYERS)
+    if not seen.follows_known_weights:
+        problems.append("with weights the grader set, its outputs are not what those weights give")
+    return problems
 
 
 # --- loss, metric, optimizer -------------------------------------------------------------------
@@ -103,10 +133,13 @@ def _batches(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, second, second_labels
 
 
-def _labels_with_hits(outputs: np.ndarray) -> np.ndarray:
+def _labels_with_hits(outputs: np.ndarray, seed: int) -> np.ndarray:
+    """Labels that agree with the model's prediction on a number of images drawn for this run,
+    so the accuracy the model must report cannot be known in advance."""
+    hits = int(np.random.default_rng([seed, 4]).integers(3, len(outputs) - 3))
     predicted = np.argmax(outputs, axis=1)
     index = np.arange(len(predicted))
-    return np.where(index < HITS, predicted, (predicted + 1 + index % 9) % 10)
+    return np.where(index < hits, predicted, (predicted + 1 + index % 9) % 10)
 
 
 def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
@@ -122,6 +155,16 @@ def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
     return out
 
 
+def _trusted_outputs(seen: Observation, known: list, x: np.ndarray, reported: np.ndarray):
+    """The outputs to check the reported loss and accuracy against: computed here from the known
+    weights when the model was recognised (so that they cannot be faked without computing what
+    the model computes), else the reported ones."""
+    if not seen.recognition.recognised:
+        return reported
+    layers, _ = modelcheck.dense_chain(known)
+    return modelcheck.forward(layers, seen.recognition.activations, x)
+
+
 def compile_probe(build_model: Any) -> CompileProbe:
     """Probe one model (memoised per submission: the three compile cases share it)."""
     return checks.memo(build_model, "compile_probe", lambda: _compile_probe(build_model))
@@ -129,21 +172,31 @@ def compile_probe(build_model: Any) -> CompileProbe:
 
 def _compile_probe(build_model: Any) -> CompileProbe:
     seed = run_seed(build_model)
-    first = built_model(build_model)
-    seen = observe(first, seed)  # its weights' shapes and activations (predicting builds it)
+    seen = architecture(build_model)  # its weights' shapes and activations
     known = _known_weights(seen.weights, seed)
     x1, x2, second_labels = _batches(seed)
     probe = CompileProbe(before=known)
+    if seen.recognition.recognised and not seen.follows_known_weights:
+        probe.error = (
+            "With weights the grader set, the model's outputs are not what those weights give, "
+            "so the loss, metric and optimizer it reports cannot be checked."
+        )
+        return probe
     model, labels = None, None
     for kind in ("sparse", "one-hot"):  # a model whose first evaluate failed is rebuilt
-        model = first if kind == "sparse" else built_model(build_model)
-        if model is not first:
-            _model_data(model, "model.predict (building the model)", "predict", x1)
+        model = built_model(build_model)
+        _model_data(model, "model.predict (building the model)", "predict", x1)
         _model_data(model, "model.set_weights (known weights)", "set_weights", known)
-        outputs = checks.as_array(
-            _model_data(model, "model.predict on a known batch", "predict", x1), "model.predict"
+        outputs = _trusted_outputs(
+            seen,
+            known,
+            x1,
+            checks.as_array(
+                _model_data(model, "model.predict on a known batch", "predict", x1),
+                "model.predict",
+            ),
         )
-        labels = _labels_with_hits(outputs)
+        labels = _labels_with_hits(outputs, seed)
         targets = labels if kind == "sparse" else np.eye(10, dtype=np.float32)[labels]
         try:
             evaluated = _model_data(
