@@ -334,3 +334,11 @@ def test_options_are_shown_in_an_order_drawn_from_the_seed(bank: Bank) -> None:
         for i in choice
     ]
     assert sum(shown_first) < sum(right_first)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_page_text_is_mistaken_for_a_variant_answer(seed: int) -> None:
+    """The page's own words (messages, labels, figures) hold no number that a variant of some
+    seed could have as its answer, and no seed's page leaks an answer."""
+    bank = bank_with_variants(load_bank(), seed=seed, variants=5)
+    assert occurrences(render_student_page(bank=bank, seed=seed), bank) == []

@@ -49,11 +49,13 @@ _ARGUMENTS = re.compile(r"\([^()]*[^()\s][^()]*\)$")
 _END_PUNCTUATION = (".", "!", "?", ";", ",", ":")
 
 # What the page says instead of a verdict, by problem; {response}, {suggestion}, {value} and
-# {unit} are filled in by the page. The examples are numbers no question of the bank asks for.
+# {unit} are filled in by the page. The examples are numbers no question of the bank asks for,
+# and no digit stands alone (a variant's answer might be that digit).
 NUMBER_PROBLEMS = {
-    "not-a-number": "Not understood: “{response}” is not a number. Write it with the digits 0 to "
-    "9, for example 2.5 or 0.25.",
-    "digits": "Not understood: write the number with the digits 0 to 9 only.",
+    "not-a-number": "Not understood: “{response}” is not a number. Write a number such as 2.5 "
+    "or 0.25, with a point for decimals.",
+    "digits": "Not understood: “{response}” has digits of another script; write them as 0, 1, "
+    "2 and so on.",
     "comma": "Not understood: “{response}”. A comma here only separates thousands, as in "
     "12,345; write decimals with a point: {suggestion}.",
     "comma-unclear": "Not understood: “{response}”. A comma here only separates thousands, as "
