@@ -183,6 +183,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         quiz_seed=args.quiz_seed,
         quiz_variants=args.variants,
         execute_notebook=not args.no_execute,
+        practice_quiz=args.practice_quiz,
     )
     result = build_release(
         out=args.out, options=options, progress=lambda message: print(message, flush=True)
@@ -245,13 +246,26 @@ def cmd_autograder(args: argparse.Namespace) -> int:
 def cmd_quiz(args: argparse.Namespace) -> int:
     from mnist_lab.quiz.build import write_quiz
 
-    result = write_quiz(out_dir=args.out, seed=args.seed, variants=args.variants)
+    result = write_quiz(
+        out_dir=args.out,
+        seed=args.seed,
+        variants=args.variants,
+        model_answers=args.practice_quiz,
+    )
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.questions_by_type.items()))
     print(f"wrote {len(result.files)} files to {result.out_dir}/")
     print(f"{result.questions} questions: {kinds}")
     for name in result.files:
         print(f"  {name}")
     return 0
+
+
+PRACTICE_QUIZ_FLAG = ("--practice-quiz",)
+PRACTICE_QUIZ_OPTION = {
+    "action": "store_true",
+    "help": "for a practice-only release: the quiz page shows each model answer after a right "
+    "response, and after any attempt at a free-text question (default: no model answer in it)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not run the solution notebook (faster; its plots are then missing)",
     )
+    build.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser(
@@ -438,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_VARIANTS,
         help="variants per parameterised question, 0 to 20 (default: %(default)s)",
     )
+    quiz.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     quiz.set_defaults(handler=cmd_quiz)
 
     autograder = commands.add_parser(
