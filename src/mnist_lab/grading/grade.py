@@ -98,6 +98,7 @@ class GradingResult:
     notes: list[str] = field(default_factory=list)
     grader_error: str | None = None  # the grader failed: no verdict, grade again
     protections: dict[str, Any] | None = None  # the sandbox's protections (see sandbox.py)
+    peak_memory_bytes: int = 0  # the most the submission's sandbox held at once
 
     @property
     def score(self) -> float:
@@ -127,6 +128,8 @@ class GradingResult:
             extra["grader_error"] = self.grader_error
         if self.protections is not None:
             extra["sandbox"] = self.protections
+        if self.peak_memory_bytes:
+            extra["peak_memory_bytes"] = self.peak_memory_bytes
         data = {
             "score": self.score,
             "execution_time": round(self.execution_time, 2),
@@ -169,6 +172,7 @@ class GradingResult:
                 notes=notes,
                 grader_error=extra.get("grader_error"),
                 protections=extra.get("sandbox"),
+                peak_memory_bytes=int(extra.get("peak_memory_bytes", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ValueError(f"not a results file of mnist-lab ({error!r})") from None
@@ -486,6 +490,7 @@ def _grade(
         execution_time=time.monotonic() - started,
         notes=_notes(session),
         protections=protections,
+        peak_memory_bytes=session.peak_memory,
     )
 
 
