@@ -141,10 +141,11 @@ def write_public_checks(staging: Path, options: BuildOptions) -> None:
 
 
 def write_student_notebook(staging: Path, options: BuildOptions) -> None:
-    """student/mnist_digits.ipynb: no outputs."""
-    from mnist_lab.notebook import write_notebook
+    """student/mnist_digits.ipynb (no outputs) and notebook_helpers.py, which it imports."""
+    from mnist_lab.notebook import write_helpers, write_notebook
 
     write_notebook(out_path=staging / "student" / NOTEBOOK_NAME)
+    write_helpers(out_dir=staging / "student")
 
 
 def write_quiz_files(staging: Path, options: BuildOptions) -> None:
@@ -264,11 +265,11 @@ STEPS: list[tuple[str, Step]] = [
     ("student stubs (digits.py)", write_student_stubs),
     ("MNIST sample for offline use", write_data_sample),
     ("public checks", write_public_checks),
-    ("student notebook", write_student_notebook),
+    ("student notebook and its helpers", write_student_notebook),
     ("quiz page, answer key and LMS exports", write_quiz_files),
     ("student README", write_student_readme),
     ("solutions and grading guide", write_instructor_files),
-    ("solution notebook (runs it with the reference, about 20 s)", write_solution_notebook),
+    ("solution notebook (runs it with the reference, about a minute)", write_solution_notebook),
     ("autograder.zip", write_autograder_zip),
     ("student.zip", write_student_zip),
 ]
