@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from mnist_lab import __version__
+from mnist_lab.archives import RELEASE_DATE, RELEASED_VERSION
 from mnist_lab.build import MANIFEST, BuildError, BuildOptions, build_release
 from mnist_lab.stubs import committed_stubs
 
@@ -148,3 +151,26 @@ def test_points_option_scales_the_guide_the_readme_and_the_public_checks(tmp_pat
     assert "| **total** | **100** | 25 | 75 |" in guide
     assert "(100 points in total)" in (out / "student" / "README.md").read_text()
     assert "points=2.5" in (out / "student" / "tests" / "normalize.py").read_text()
+
+
+def zip_dates(path: Path) -> set[tuple]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.date_time for info in archive.infolist()}
+
+
+def test_student_zip_files_carry_the_release_date_not_1980(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    build_release(out=tmp_path / "release", options=FAST)
+    assert zip_dates(tmp_path / "release" / "student.zip") == {RELEASE_DATE}
+    assert __version__ == RELEASED_VERSION, "a new version needs its release date in archives.py"
+
+
+def test_source_date_epoch_dates_student_zip_and_a_bad_one_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00:00 UTC
+    build_release(out=tmp_path / "release", options=FAST)
+    assert zip_dates(tmp_path / "release" / "student.zip") == {(2026, 1, 1, 0, 0, 0)}
+    for value, message in (("yesterday", "is not a whole number"), ("0", "1970-01-01: a zip")):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+        with pytest.raises(BuildError, match=f"SOURCE_DATE_EPOCH=.*{message}"):
+            build_release(out=tmp_path / "refused", options=FAST)
+        assert not (tmp_path / "refused").exists()

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from mnist_lab import __version__
-from mnist_lab.archives import deterministic_zip
+from mnist_lab.archives import ArchiveDateError, archive_date, deterministic_zip
 from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
 from mnist_lab.quiz.build import DEFAULT_VARIANTS
@@ -251,14 +251,14 @@ def write_autograder_zip(staging: Path, options: BuildOptions) -> None:
 
 
 def write_student_zip(staging: Path, options: BuildOptions) -> None:
-    """student.zip: the student folder, with fixed timestamps so builds are repeatable."""
+    """student.zip: the student folder, every file dated the release date (repeatable)."""
     folder = staging / "student"
     files = {
         f"student/{path.relative_to(folder).as_posix()}": path.read_bytes()
         for path in folder.rglob("*")
         if path.is_file()
     }
-    (staging / "student.zip").write_bytes(deterministic_zip(files))
+    (staging / "student.zip").write_bytes(deterministic_zip(files, date=archive_date()))
 
 
 STEPS: list[tuple[str, Step]] = [
@@ -301,6 +301,10 @@ def build_release(
     options = options or BuildOptions()
     out = Path(out)
     check_out_dir(out)
+    try:
+        archive_date()  # a bad SOURCE_DATE_EPOCH is refused before anything is written
+    except ArchiveDateError as error:
+        raise BuildError(str(error)) from None
     parent = out.resolve().parent
     started = time.perf_counter()
     try:
