@@ -163,7 +163,12 @@ def test_the_printed_results_bear_out_the_notebook_text(executed) -> None:
     # section 9: a batch of one gives (1, 10); argmax without axis is a flat position
     assert "input (1, 784) -> output (1, 10)" in out
     assert re.search(r"np.argmax\(three, axis=1\) = \[\d \d \d\]", out)
-    assert 0 <= number(r"np.argmax\(three\) = (\d+)", out) < 30
+    flat = int(number(r"np.argmax\(three\) = (\d+)", out))
+    assert f"(row {flat // 10}, digit {flat % 10})" in out
+    # section 12: the same seed repeats section 7's five epochs
+    section7 = re.findall(r"^epoch  (\d)/5: (.*)$", out, flags=re.MULTILINE)[:5]
+    for epoch, numbers in section7:
+        assert f"epoch  {epoch}/20: {numbers}" in out
     # section 10: every wrong shape fails except the silent reshape(-1, 784)
     outcomes = dict(re.findall(r"^(\S.*)\n   → (.*)$", out, flags=re.MULTILINE))
     assert outcomes["predict_digit(model, colour_image)"].startswith("ValueError: predict_digit")

@@ -99,9 +99,9 @@ helpers.show_digits(x_train[:16], titles, title="The first 16 training images an
 
 # %% [markdown]
 # **What to look at.** The digit is where the numbers are large: 0 is background, values up to
-# 255 are ink, and the values in between along the edges come from smoothing the strokes. Every
-# digit has roughly a tenth of the images, so a model that guesses at random is right about 10 %
-# of the time: that is the baseline any real model must beat.
+# 255 are ink, and the values in between along the edges come from anti-aliasing when the
+# digits were scaled to fit the image. Every digit has roughly a tenth of the images, so a model
+# that guesses at random is right about 10 % of the time: the baseline any real model must beat.
 
 # %% [markdown]
 # ## 3. `normalize`: pixel values from 0..255 to 0..1
@@ -412,7 +412,9 @@ print(f"np.argmax(one[0]) = {np.argmax(one[0])}   (true digit {y_test[0]})")
 three = model.predict(flatten(normalize(x_test[:3])), verbose=0)  # a batch of three
 print(f"\nthree images -> output {three.shape}")
 print(f"np.argmax(three, axis=1) = {np.argmax(three, axis=1)}: one digit per image")
-print(f"np.argmax(three) = {np.argmax(three)}: without axis, a position among all 30 numbers!")
+row, digit = divmod(int(np.argmax(three)), 10)
+print(f"np.argmax(three) = {np.argmax(three)}: without axis, one position among all 30 numbers")
+print(f"   (row {row}, digit {digit}): one number for three images!")
 
 # %% [markdown]
 # The figure shows the ten probabilities for three test images: one the model is sure about,
@@ -487,8 +489,8 @@ print(f"and np.argmax without axis says {np.argmax(three_rows)}")
 # - Most ways end in an error instead of a prediction. Only `predict_digit`'s own message says
 #   plainly what is wrong, because it checks the shape before anything else. NumPy refuses to
 #   reshape 2,352 values into 784. Keras refuses too, but its message depends on what the model
-#   ran before: a freshly built model says "expected axis -1 of input shape to have value 784,
-#   but received input with shape (1, 2352)"; after `predict` has run on other shapes, as here,
+#   ran before: a model that has never run `predict` says "expected axis -1 of input shape to
+#   have value 784, but received input with shape (1, 2352)"; once `predict` has run, as here,
 #   you get TensorFlow's "Matrix size-incompatible" or even "Cannot take the length of shape
 #   with unknown rank".
 # - The 28 × 28 × 1 image is refused as well: this model needs every image flattened to 784
@@ -578,8 +580,8 @@ helpers.show_digits(
 # ## 12. Training longer: over-fitting (slide question 6)
 #
 # What if the network trains for 20 epochs instead of 5? The cell trains the same model afresh
-# (same seed) and draws its curves; the dotted line marks the epoch with the lowest validation
-# loss.
+# (same seed, so its first five epochs are exactly those of section 7) and draws its curves; the
+# dotted line marks the epoch with the lowest validation loss.
 
 # %%
 tf.keras.utils.set_random_seed(SEED)
@@ -604,7 +606,7 @@ print(f"after 5 epochs (section 8): test accuracy {test_accuracy:.2%}")
 
 # %% [markdown]
 # **What to look at.** The training loss keeps falling towards 0 and the training accuracy
-# reaches 100 %: the network has learned its 9,000 training images by heart. The validation loss
+# reaches (nearly) 100 %: the network learns its training images by heart. The validation loss
 # stops falling after a few epochs and then **rises**, while the validation accuracy stays about
 # flat: the network grows more and more confident, also about the images it gets wrong, and
 # cross-entropy punishes confident mistakes hard. A growing gap between training and validation
@@ -633,7 +635,8 @@ print(f"after 5 epochs (section 8): test accuracy {test_accuracy:.2%}")
 #    images become noise; does the network mind?
 # 5. Full MNIST: set `USE_FULL_MNIST = True` in section 1 and run all cells again (menu Run →
 #    Run All Cells). Keras downloads the data (11 MB) the first time, so you need the internet
-#    once; training takes a minute or two. How much does six times more training data help?
+#    once. With six times more training images every epoch takes six times longer: the whole
+#    notebook then runs for about five minutes. How much does the extra data help?
 
 # %%
 NORMALIZE = True  # False: the raw grey levels 0..255
