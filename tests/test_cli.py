@@ -92,3 +92,105 @@ def test_train_reports_source_and_accuracies(tmp_path):
     assert "epoch 1/1: loss " in completed.stdout  # one progress line per epoch off a terminal
     assert "train accuracy: " in completed.stdout
     assert "test accuracy: " in completed.stdout
+
+
+def user_error_classes() -> list[type]:
+    from mnist_lab.build import BuildError
+    from mnist_lab.data import MnistDataError
+    from mnist_lab.grading.batch import BatchError
+    from mnist_lab.grading.collect import CollectError
+    from mnist_lab.grading.grade import GradingSetupError
+    from mnist_lab.grading.gradebook import GradebookError
+    from mnist_lab.grading.package import PackageError
+    from mnist_lab.notebook import NotebookError
+    from mnist_lab.quiz.bank import BankError
+    from mnist_lab.quiz.build import QuizError
+    from mnist_lab.quiz.html import QuizPageError
+    from mnist_lab.stubs import MarkerError
+
+    return [
+        BatchError,
+        CollectError,
+        GradebookError,
+        MarkerError,
+        BankError,
+        QuizError,
+        QuizPageError,
+        BuildError,
+        MnistDataError,
+        NotebookError,
+        PackageError,
+        GradingSetupError,
+    ]
+
+
+def test_every_user_facing_error_is_a_user_error():
+    from mnist_lab.errors import UserError
+
+    assert [cls.__name__ for cls in user_error_classes() if not issubclass(cls, UserError)] == []
+
+
+def test_a_user_error_from_any_command_is_one_line_and_exit_2(monkeypatch, capsys):
+    from mnist_lab import cli
+    from mnist_lab.grading.collect import CollectError
+
+    def refuse(args):
+        raise CollectError("course.zip: no such file or folder")
+
+    monkeypatch.setattr(cli, "cmd_quiz", refuse)
+    assert cli.main(["quiz"]) == 2
+    assert capsys.readouterr().err == "mnist-lab: error: course.zip: no such file or folder\n"
+
+
+def parse_error(capsys, *args: str) -> list[str]:
+    """What ``mnist-lab ARGS`` prints on stderr when argparse refuses it (exit status 2)."""
+    from mnist_lab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ("grade", "course.zip", "--ouput", "grades"),
+            "unrecognized arguments: --ouput grades (did you mean --out?)",
+        ),
+        (
+            ("grade", "course.zip", "--canvas-assignement-id", "1234"),
+            "unrecognized arguments: --canvas-assignement-id 1234 "
+            "(did you mean --canvas-assignment-id?)",
+        ),
+        (
+            ("train", "--epohcs=3", "--quite"),
+            "unrecognized arguments: --epohcs=3 --quite (did you mean --epochs?)",
+        ),
+    ],
+)
+def test_a_mistyped_option_shows_the_commands_usage_and_the_option_meant(capsys, args, error):
+    lines = parse_error(capsys, *args)
+    assert lines[0].startswith(f"usage: mnist-lab {args[0]} [-h]")
+    assert lines[-1] == f"mnist-lab: error: {error}"
+
+
+def test_an_unknown_option_like_no_other_gets_no_suggestion(capsys):
+    lines = parse_error(capsys, "build", "--bogus")
+    assert lines[0].startswith("usage: mnist-lab build [-h]")
+    assert lines[-1] == "mnist-lab: error: unrecognized arguments: --bogus"
+
+
+def test_every_parse_error_has_one_prefix(capsys):
+    """A subcommand's errors said 'mnist-lab train: error:', the rest 'mnist-lab: error:'."""
+    lines = parse_error(capsys, "train", "--epochs", "0")
+    assert lines[0].startswith("usage: mnist-lab train [-h]")
+    assert lines[-1] == (
+        "mnist-lab: error: argument --epochs: expected a number of at least 1, got 0"
+    )
+    lines = parse_error(capsys, "grade")
+    assert lines[-1] == "mnist-lab: error: the following arguments are required: SUBMISSION"
+    lines = parse_error(capsys, "grde")
+    assert lines[0].startswith("usage: mnist-lab [-h]")
+    assert lines[-1].startswith("mnist-lab: error: argument COMMAND: invalid choice: 'grde'")

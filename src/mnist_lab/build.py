@@ -23,6 +23,7 @@ from mnist_lab import __version__
 from mnist_lab.archives import ArchiveDateError, archive_date, deterministic_zip
 from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
+from mnist_lab.errors import UserError
 from mnist_lab.quiz.build import DEFAULT_VARIANTS
 from mnist_lab.quiz.variants import MAX_VARIANTS
 from mnist_lab.stubs import STUDENT_MODULE, generate_stubs, solution_source
@@ -31,7 +32,7 @@ MANIFEST = ".mnist-lab-build.json"
 DEFAULT_OUT = Path("mnist-lab-release")
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """The release cannot be written where it was asked to go."""
 
 
@@ -44,6 +45,9 @@ class BuildOptions:
     quiz_seed: int = 0
     quiz_variants: int = DEFAULT_VARIANTS
     execute_notebook: bool = True  # the instructor's solution notebook with all its outputs
+    # A practice-only release: the quiz page shows each model answer after a right response
+    # (free text: after any attempt). Off by default: then no model answer is in student/.
+    practice_quiz: bool = False
 
     def __post_init__(self) -> None:
         if not self.assignment_name.strip():
@@ -68,6 +72,7 @@ class BuildOptions:
             "quiz_seed": self.quiz_seed,
             "quiz_variants": self.quiz_variants,
             "execute_notebook": self.execute_notebook,
+            "practice_quiz": self.practice_quiz,
         }
 
 
@@ -153,7 +158,12 @@ def write_quiz_files(staging: Path, options: BuildOptions) -> None:
     from mnist_lab.quiz.build import ANSWER_KEY, STUDENT_PAGE, write_quiz
 
     quiz = staging / QUIZ_STAGING
-    result = write_quiz(out_dir=quiz, seed=options.quiz_seed, variants=options.quiz_variants)
+    result = write_quiz(
+        out_dir=quiz,
+        seed=options.quiz_seed,
+        variants=options.quiz_variants,
+        model_answers=options.practice_quiz,
+    )
     destinations = {STUDENT_PAGE: "student", ANSWER_KEY: "instructor"}
     for name in result.files:
         folder = staging / destinations.get(name, "lms")
@@ -203,8 +213,34 @@ def write_student_readme(staging: Path, options: BuildOptions) -> None:
     (staging / "student" / "README.md").write_text(text, "utf-8")
 
 
+def _table_cell(text: str) -> str:
+    """``text`` safe in a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _rubric_rows(question) -> dict:
+    """A free-text question for the grading guide, its rubric as Markdown table cells."""
+    return {
+        "id": question.id,
+        "points": question.points,
+        "stem": question.stem,
+        "reference_answer": question.reference_answer,
+        "rubric": [
+            {
+                "points": _points(item.points),
+                "criterion": _table_cell(item.criterion),
+                "check": _table_cell(item.check),
+            }
+            for item in question.rubric
+        ],
+    }
+
+
 def write_instructor_files(staging: Path, options: BuildOptions) -> None:
-    """instructor/: the reference solution and the grading guide (points per case)."""
+    """instructor/: the reference solution and the grading guide (points per case, and the
+    rubric of every free-text quiz question)."""
+    from mnist_lab.quiz.bank import load_bank
+
     instructor = staging / "instructor"
     (instructor / "solutions").mkdir(parents=True, exist_ok=True)
     (instructor / "solutions" / STUDENT_MODULE).write_text(solution_source(), "utf-8")
@@ -228,6 +264,10 @@ def write_instructor_files(staging: Path, options: BuildOptions) -> None:
         total_points=_points(sum(r["points"] for r in rows)),
         public_points=_points(sum(r["points"] for r in rows if not r["hidden"])),
         hidden_points=_points(sum(r["points"] for r in rows if r["hidden"])),
+        free_text_questions=[
+            _rubric_rows(question) for question in load_bank().questions if question.type == "text"
+        ],
+        practice_quiz=options.practice_quiz,
     )
     (instructor / "grading-guide.md").write_text(text, "utf-8")
 

@@ -8,21 +8,61 @@ line and exit with status 2; a traceback means a bug in mnist-lab.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME, DEFAULT_TIME_LIMIT
+from mnist_lab.errors import UserError
 
 EXIT_USER_ERROR = 2
+PROG = "mnist-lab"
+DEFAULT_GRADES_DIR = Path("mnist-lab-grades")
+# grade's options that only a batch uses: given with --results they would be ignored.
+BATCH_ONLY_OPTIONS = ("--out", "--jobs", "--name", "--canvas-assignment-id")
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """Options that do not go together."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports every mistake as ``mnist-lab: error: ...`` after the usage of the
+    command it concerns (a subcommand's own), and suggests the option a typo was meant to be."""
+
+    def add_subparsers(self, **kwargs):  # type: ignore[no-untyped-def]
+        self._commands = super().add_subparsers(**kwargs)
+        return self._commands
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{PROG}: error: {message}\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # the subcommand's parser left them: its usage is the one to show
+            commands = getattr(self, "_commands", None)
+            chosen = commands.choices.get(getattr(parsed, "command", None)) if commands else None
+            parser = chosen or self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser.suggestion(extras)}")
+        return parsed
+
+    def suggestion(self, extras: list[str]) -> str:
+        """`` (did you mean --out?)`` for the first unknown option close to a known one."""
+        known = {o.lstrip("-"): o for action in self._actions for o in action.option_strings}
+        for extra in extras:
+            if extra.startswith("-"):  # compared without dashes, which every option shares
+                typed = extra.split("=", 1)[0].lstrip("-")
+                close = difflib.get_close_matches(typed, list(known), n=1, cutoff=0.6)
+                if close:
+                    return f" (did you mean {known[close[0]]}?)"
+        return ""
 
 
 def _positive_int(text: str) -> int:
@@ -67,11 +107,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     result = grade_batch(
         inputs=args.submissions,
-        out_dir=args.out,
-        jobs=args.jobs,
+        out_dir=DEFAULT_GRADES_DIR if args.out is None else args.out,
+        jobs=args.jobs,  # None: the number of cores
         tests_dir=args.tests,
         time_limit=args.time_limit,
-        assignment_name=args.name,
+        assignment_name=ASSIGNMENT_NAME if args.name is None else args.name,
         canvas_assignment_id=args.canvas_assignment_id,
         progress=ProgressPrinter(sys.stderr),
     )
@@ -82,28 +122,56 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_one(args: argparse.Namespace) -> int:
+    from mnist_lab.grading import inputs
     from mnist_lab.grading.grade import grade_submission
 
-    if len(args.submissions) != 1 or args.submissions[0].is_dir():
+    if len(args.submissions) != 1:
         raise UsageError("--results grades one submission file; for many, use --out DIR")
+    given = [o for o in BATCH_ONLY_OPTIONS if getattr(args, o[2:].replace("-", "_")) is not None]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: only for grading a batch into --out; --results grades one file"
+        )
+    (submission,) = args.submissions
+    inputs.check_submission_file(
+        submission, hint=" (--results grades one file; grade a folder of submissions with --out)"
+    )
+    inputs.check_results_path(args.results, submission=submission)
+    inputs.check_tests_dir(args.tests)
     result = grade_submission(
-        submission=args.submissions[0],
+        submission=submission,
         tests_dir=args.tests,
         results_path=args.results,
         time_limit=args.time_limit,
     )
     print(result.to_text())
     print(f"wrote {args.results}")
+    if result.grader_error is not None:
+        print(f"mnist-lab: error: grading failed: {result.grader_error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0  # grading completed: the score is in the results, not in the exit status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mnist_lab.grading import inputs
     from mnist_lab.grading.grade import grade_submission
 
+    inputs.check_submission_file(args.submission)
+    inputs.check_tests_dir(args.tests)
     result = grade_submission(submission=args.submission, tests_dir=args.tests, public_only=True)
     print(result.to_text())
+    if result.grader_error is not None:
+        return EXIT_USER_ERROR
     return 0 if result.all_passed else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mnist_lab.grading.doctor import run_doctor
+
+    report = run_doctor()
+    print(report.to_text())
+    return 0 if report.can_grade else EXIT_USER_ERROR
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -115,6 +183,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         quiz_seed=args.quiz_seed,
         quiz_variants=args.variants,
         execute_notebook=not args.no_execute,
+        practice_quiz=args.practice_quiz,
     )
     result = build_release(
         out=args.out, options=options, progress=lambda message: print(message, flush=True)
@@ -177,7 +246,12 @@ def cmd_autograder(args: argparse.Namespace) -> int:
 def cmd_quiz(args: argparse.Namespace) -> int:
     from mnist_lab.quiz.build import write_quiz
 
-    result = write_quiz(out_dir=args.out, seed=args.seed, variants=args.variants)
+    result = write_quiz(
+        out_dir=args.out,
+        seed=args.seed,
+        variants=args.variants,
+        model_answers=args.practice_quiz,
+    )
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.questions_by_type.items()))
     print(f"wrote {len(result.files)} files to {result.out_dir}/")
     print(f"{result.questions} questions: {kinds}")
@@ -186,11 +260,19 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     return 0
 
 
+PRACTICE_QUIZ_FLAG = ("--practice-quiz",)
+PRACTICE_QUIZ_OPTION = {
+    "action": "store_true",
+    "help": "for a practice-only release: the quiz page shows each model answer after a right "
+    "response, and after any attempt at a free-text question (default: no model answer in it)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default, not a copy
 
-    parser = argparse.ArgumentParser(
-        prog="mnist-lab",
+    parser = Parser(
+        prog=PROG,
         description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -234,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not run the solution notebook (faster; its plots are then missing)",
     )
+    build.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     build.set_defaults(handler=cmd_build)
 
     train = commands.add_parser(
@@ -295,20 +378,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--out",
         type=Path,
-        default=Path("mnist-lab-grades"),
-        help="batch: folder to write (absent, empty or an earlier batch; default: %(default)s)",
+        default=None,
+        help="batch: folder to write (absent, empty or an earlier batch; default: "
+        f"{DEFAULT_GRADES_DIR})",
     )
     grade.add_argument(
         "--jobs",
         type=_positive_int,
-        default=os.cpu_count() or 1,
-        help="batch: submissions graded at once (default: the number of cores, %(default)s)",
+        default=None,
+        help=f"batch: submissions graded at once (default: the number of cores, {os.cpu_count()})",
     )
     grade.add_argument(
         "--tests",
         type=Path,
         default=None,
-        help="folder of otter test files (default: the tests shipped with mnist-lab)",
+        help="folder of the autograder's otter test files, hidden cases included (default: the "
+        "tests shipped with mnist-lab; the students' public tests/ cannot grade)",
     )
     grade.add_argument(
         "--time-limit",
@@ -318,8 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument(
         "--name",
-        default=ASSIGNMENT_NAME,
-        help="batch: assignment name in the gradebooks and feedback (default: %(default)s)",
+        default=None,
+        help=f"batch: assignment name in the gradebooks and feedback (default: {ASSIGNMENT_NAME})",
     )
     grade.add_argument(
         "--canvas-assignment-id",
@@ -336,6 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", type=Path, help="your digits.py or digits.ipynb")
     check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(handler=cmd_check)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="say which sandbox protections grading gets on this machine",
+        description="Start a real grading sandbox and report which protections are active "
+        "(namespaces, control group, separate user) and why any is missing; exit 2 when "
+        "grading cannot run here at all.",
+    )
+    doctor.set_defaults(handler=cmd_doctor)
     quiz = commands.add_parser(
         "quiz",
         help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
@@ -359,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_VARIANTS,
         help="variants per parameterised question, 0 to 20 (default: %(default)s)",
     )
+    quiz.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     quiz.set_defaults(handler=cmd_quiz)
 
     autograder = commands.add_parser(
@@ -385,34 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean 'the input was wrong', reported in one line."""
-    from mnist_lab.build import BuildError
-    from mnist_lab.data import MnistDataError
-    from mnist_lab.grading.batch import BatchError
-    from mnist_lab.grading.grade import GradingSetupError
-    from mnist_lab.grading.package import PackageError
     from mnist_lab.grading.sandbox import SandboxError
-    from mnist_lab.notebook import NotebookError
-    from mnist_lab.quiz.bank import BankError
-    from mnist_lab.quiz.build import QuizError
-    from mnist_lab.quiz.html import QuizPageError
-    from mnist_lab.stubs import MarkerError
 
-    return (
-        UsageError,
-        BatchError,
-        BuildError,
-        MnistDataError,
-        MarkerError,
-        BankError,
-        QuizError,
-        GradingSetupError,
-        SandboxError,
-        PackageError,
-        NotebookError,
-        QuizPageError,
-        FileNotFoundError,
-        PermissionError,
-    )
+    return (UserError, SandboxError, FileNotFoundError, PermissionError)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mnist_lab.errors import UserError
+
 BEGIN_MARKER = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION \| hint: (?P<hint>\S.*?)\s*$")
 END_MARKER = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
 # Anything that looks like an attempt at a marker; lines matching this but not the exact
@@ -30,7 +32,7 @@ STUDENT_MODULE = "digits.py"
 LINE_LENGTH = 100  # the project's ruff line length: stubs are formatted as ruff would
 
 
-class MarkerError(ValueError):
+class MarkerError(UserError, ValueError):
     """The solution file's answer markers are malformed or unbalanced."""
 
     def __init__(self, source: str, line: int, problem: str) -> None:

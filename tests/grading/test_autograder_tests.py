@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_lab.data import load_sample
 from mnist_lab.grading import checks
 from mnist_lab.grading.package import (
     TEST_FILE_NAMES,
@@ -68,8 +69,11 @@ def test_grading_guide_table_matches_the_test_files():
     assert f"({total:g} in all; {public:g} public)" in guide
 
 
-def test_learning_fixture_is_made_reproducibly_from_the_embedded_sample(tmp_path):
-    rebuilt = write_learning_fixture(out_path=tmp_path / "learn.npz")
+@pytest.mark.full_data
+def test_learning_fixture_is_made_reproducibly_and_holds_out_what_students_never_get(
+    tmp_path, full_mnist
+):
+    rebuilt = write_learning_fixture(out_path=tmp_path / "learn.npz", mnist_path=full_mnist)
     shipped = resources.files("mnist_lab.autograder").joinpath("fixtures", "learn.npz")
     with resources.as_file(shipped) as path, np.load(path) as old, np.load(rebuilt) as new:
         assert sorted(old.files) == ["x_test", "x_train", "y_test", "y_train"]
@@ -78,7 +82,10 @@ def test_learning_fixture_is_made_reproducibly_from_the_embedded_sample(tmp_path
             assert old[key].dtype == np.uint8
         assert old["x_train"].shape == (2000, 28, 28)
         assert old["x_test"].shape == (500, 28, 28)
-        assert set(np.unique(old["y_test"])) == set(range(10))
+        held_out = old["x_test"]
+    (sample_train, _), (sample_test, _) = load_sample()
+    given = {image.tobytes() for image in np.concatenate([sample_train, sample_test])}
+    assert not any(image.tobytes() in given for image in held_out)
 
 
 def pipelines(image: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ regraded) and interrupted (what finished is kept, the rest is graded on the next
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -31,8 +32,10 @@ from mnist_lab.grading.batch import (
     grade_batch,
 )
 from mnist_lab.grading.grade import default_tests_dir, load_cases
+from mnist_lab.grading.inputs import InputError
 
 from .mistake_patches import mistake_source
+from .releases import write_student_release
 
 HOSTILE = Path(__file__).parent / "hostile"
 
@@ -319,39 +322,14 @@ def test_a_machine_that_cannot_start_workers_stops_the_batch_early(
     """The environment, not the students: stop after a few, say why, keep nothing wrong."""
     inputs = course(tmp_path / "course", {f"s{n}": reference() for n in range(6)})
 
-    def broken(*args, **kwargs):
+    def broken(self, *, timeout):
+        self.close()
         raise sandbox.SandboxError("cannot start the grading worker: no python here")
 
-    monkeypatch.setattr(sandbox, "WorkerProcess", broken)
+    monkeypatch.setattr(sandbox.Sandbox, "wait_ready", broken)
     with pytest.raises(BatchError, match=r"the grader cannot run here .*no python here"):
         grade_batch(inputs=[inputs], out_dir=tmp_path / "out", jobs=1)
     assert json.loads((tmp_path / "out" / STATE_FILE).read_text())["students"] == {}
-
-
-@pytest.mark.skipif(not sandbox.running_as_root(), reason="only root hides files from workers")
-def test_concurrent_runs_in_one_process_keep_files_hidden_until_the_last_ends(
-    tmp_path: Path, file_modes
-) -> None:
-    """A batch runs several gradings in one process: the first to end must not unhide."""
-    secret = tmp_path / "tests"
-    secret.mkdir()
-    os.chmod(secret, 0o755)
-    before = file_modes.outside_grading([secret])
-    first_inside, release_first = threading.Event(), threading.Event()
-
-    def first_run() -> None:
-        with sandbox.hidden_paths([secret], []):
-            first_inside.set()
-            release_first.wait(30)
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
-    first_inside.wait(30)
-    with sandbox.hidden_paths([secret], []):
-        release_first.set()
-        thread.join(30)
-        assert os.stat(secret).st_mode & 0o007 == 0  # still hidden: this run still grades
-    file_modes.assert_restored(before)
 
 
 @pytest.mark.slow
@@ -419,3 +397,104 @@ def test_a_second_batch_into_the_same_out_folder_is_refused_while_the_first_runs
     finally:
         os.close(held)
     assert list(out.iterdir()) == []  # nothing touched
+
+
+# --- options and inputs refused before any grading -------------------------------------------
+
+
+def test_a_non_numeric_canvas_assignment_id_is_refused_before_grading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It crashed after the whole batch was graded."""
+    from mnist_lab.cli import main
+
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    out = tmp_path / "out"
+    command = ["grade", str(inputs), "--out", str(out), "--canvas-assignment-id", "12a"]
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        "mnist-lab: error: --canvas-assignment-id: the Canvas assignment id must be digits (the "
+        "number in the assignment's URL, .../assignments/1234), got '12a'\n"
+    )
+    assert not out.exists()
+
+
+def test_an_assignment_name_the_gradebooks_cannot_use_is_refused_before_grading(
+    tmp_path: Path,
+) -> None:
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    with pytest.raises(InputError, match="--name: the assignment name contains a control"):
+        grade_batch(inputs=[inputs], out_dir=tmp_path / "out", assignment_name="Lab\n3")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_public_checks_as_tests_are_refused_before_grading(tmp_path: Path) -> None:
+    public = write_student_release(tmp_path / "release") / "student" / "tests"
+    inputs = course(tmp_path / "course", {"alice": reference()})
+    with pytest.raises(InputError, match=r"no test file has a hidden case"):
+        grade_batch(inputs=[inputs], out_dir=tmp_path / "out", tests_dir=public)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("given", ["student.zip", "student"])
+def test_the_releases_student_files_given_as_a_course_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """They made four fake students (data, mnist_digits, student, tests) and exit 0."""
+    from mnist_lab.cli import main
+
+    release = write_student_release(tmp_path / "release")
+    out = tmp_path / "out"
+    assert main(["grade", str(release / given), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"mnist-lab: error: {release / given}: is the students' release (digits.py, "
+        "mnist_digits.ipynb, quiz.html, tests/), not their submissions; name the course's LMS "
+        "download (a .zip) or a folder of submissions\n"
+    )
+    assert not out.exists()
+
+
+# --- names no student can break a batch with -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_awkward_names_each_get_one_row_and_the_gradebooks_are_written(tmp_path: Path) -> None:
+    """A Latin-1 folder name, 80-character CJK names, names that slug to one key, and a
+    Moodle-like folder in a plain folder: before, each aborted the batch, dropped classmates
+    or crashed the gradebook writing after grading. Tiny submissions keep the grading short."""
+    folder = tmp_path / "course"
+    cjk, cjk2 = "张" * 80, "李" * 80
+    latin1 = Path(os.fsdecode(os.fsencode(folder) + b"/Ren\xe9e"))
+    for path, text in {
+        latin1 / "digits.py": "x = 1\n",
+        folder / f"{cjk}.py": "x = 2\n",
+        folder / f"{cjk2}.py": "x = 3\n",
+        folder / "Zoë" / "notes.txt": "no code\n",
+        folder / "zoe" / "notes.txt": "no code either\n",
+        folder / "Jane Doe_7_assignsubmission_file_" / "notes.txt": "late\n",
+    }.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def tag(name: str) -> str:
+        return hashlib.sha256(name.encode()).hexdigest()[:6]
+
+    out = tmp_path / "out"
+    result = grade_batch(inputs=[folder], out_dir=out, jobs=2)
+    status = {outcome.key: outcome.status for outcome in result.outcomes}
+    assert status == {
+        "renee": "graded",
+        f"student-{tag(cjk + '.py')}": "graded",
+        f"student-{tag(cjk2 + '.py')}": "graded",
+        f"zoe-{tag('Zoë/')}": "ungradable",
+        f"zoe-{tag('zoe/')}": "ungradable",
+        "jane_doe_7_assignsubmission_file": "ungradable",
+    }
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as stream:
+        rows = {row["key"]: row for row in csv.DictReader(stream)}
+    assert set(rows) == set(status)
+    assert rows["renee"]["origin"] == f"{folder}/Renée/digits.py"
+    assert rows[f"student-{tag(cjk + '.py')}"]["origin"] == f"{folder}/{cjk}.py"
+    for key in status:
+        assert (out / "results" / f"{key}.json").is_file()
+        (out / "feedback" / f"{key}.html").read_bytes().decode("utf-8")  # strict UTF-8

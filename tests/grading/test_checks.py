@@ -1,4 +1,4 @@
-"""The helpers the autograder test files go through: checks.py and modelinfo.py, with real
+"""The helpers the autograder test files go through: checks.py and modeldata.py, with real
 Keras models and real functions (otter mode)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_lab.grading import checks, modelinfo
+from mnist_lab.grading import checks, modelcheck, modeldata
 from mnist_lab.grading.protocol import ModelSpec, StudentError
 from mnist_lab.grading.reference import HELPERS
 
@@ -29,69 +29,37 @@ def reference_like_model(**compile_options):
     return model
 
 
-def test_importing_checks_does_not_import_tensorflow():
+def test_importing_checks_and_the_verdicts_does_not_import_tensorflow():
     code = (
-        "import sys, mnist_lab.grading.checks, mnist_lab.grading.modelinfo; "
+        "import sys, mnist_lab.grading.checks, mnist_lab.grading.modeldata, "
+        "mnist_lab.grading.modelcheck, mnist_lab.grading.modelprobe; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
-def test_describe_compiled_sequential_model():
+def test_model_data_is_plain_data_only():
     model = reference_like_model(
         optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
-    info = modelinfo.describe_model(model)
-    json.dumps(info)  # plain data only: it crosses the worker boundary
-    assert info["is_keras_model"]
-    assert info["compiled"]
-    assert info["input_dim"] == 784
-    assert info["dense"] == [
-        {"units": 128, "activation": "relu"},
-        {"units": 10, "activation": "softmax"},
-    ]
-    assert info["other_layers"] == []
-    assert modelinfo.canonical(info["optimizer"]) == "adam"
-    assert modelinfo.canonical(info["loss"]) == "sparsecategoricalcrossentropy"
-    assert info["metrics"] == ["accuracy"]
-    assert info["loss_from_logits"] is False
-
-
-def test_describe_functional_model_with_activation_layers_and_loss_object():
-    inputs = keras.Input(shape=(784,))
-    hidden = keras.layers.ReLU()(keras.layers.Dense(128)(inputs))
-    outputs = keras.layers.Activation("softmax")(keras.layers.Dense(10)(hidden))
-    model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy()],
-    )
-    info = modelinfo.describe_model(model)
-    assert info["dense"] == [
-        {"units": 128, "activation": "relu"},
-        {"units": 10, "activation": "softmax"},
-    ]
-    assert modelinfo.canonical(info["loss"]) == "sparsecategoricalcrossentropy"
-    assert info["loss_from_logits"] is True
-    assert modelinfo.canonical(info["metrics"][0]) == "sparsecategoricalaccuracy"
-
-
-def test_describe_unbuilt_and_uncompiled_models_and_non_models():
-    unbuilt = keras.Sequential([keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)])
-    info = modelinfo.describe_model(unbuilt)
-    assert info["built"] is False
-    assert info["input_dim"] == 784
-    assert info["dense"][1] == {"units": 10, "activation": "linear"}
-    assert info["compiled"] is False
-    assert info["optimizer"] is None
-    assert modelinfo.describe_model([1, 2]) == {"class": "list", "is_keras_model": False}
+    x = modelcheck.probe_inputs(1)
+    seen = modeldata.observe(model, x)
+    assert type(seen["outputs"]) is np.ndarray
+    assert seen["outputs"].shape == (32, 10)
+    assert [w.shape for w in seen["weights"]] == [(784, 128), (128,), (128, 10), (10,)]
+    assert all(type(w) is np.ndarray for w in seen["weights"])
+    values = modeldata.evaluate(model, x[:4], np.arange(4))
+    assert len(values) == 2
+    assert all(type(v) is float for v in values)
+    trained = modeldata.fit(model, x, np.arange(32) % 10, epochs=1, batch_size=16, seed=0)
+    assert set(trained) == {"history", "weights"}
+    json.dumps(trained["history"])
 
 
 def test_model_built_from_spec_computes_what_spec_forward_computes():
     spec = checks.random_spec(7)
-    model = modelinfo.build_from_spec(spec)
+    model = modeldata.build_from_spec(spec)
     x = np.random.default_rng(0).uniform(0, 1, size=(5, 784))
     np.testing.assert_allclose(
         model.predict(x, verbose=0), checks.spec_forward(spec, x), rtol=1e-4, atol=1e-6
@@ -197,7 +165,7 @@ def test_as_model_and_as_array_explain_what_came_back():
     assert checks.as_array([1.5, 2], "f()").dtype == np.float64
 
 
-def test_local_model_fits_predicts_and_describes_like_a_remote_one():
+def test_local_model_gives_the_same_raw_data_as_a_remote_one():
     model = checks.as_model(
         reference_like_model(
             optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
@@ -205,10 +173,11 @@ def test_local_model_fits_predicts_and_describes_like_a_remote_one():
     )
     x = np.random.default_rng(0).uniform(0, 1, size=(64, 784)).astype("float32")
     history = model.fit(x, np.arange(64) % 10, epochs=1, batch_size=32, seed=0)
-    assert set(history) >= {"loss", "accuracy"}
+    assert set(history["history"]) >= {"loss", "accuracy"}
     assert model.predict(x[:3]).shape == (3, 10)
     assert [w.shape for w in model.get_weights()][:2] == [(784, 128), (128,)]
-    assert model.description["dense"][0]["units"] == 128
+    assert model.evaluate(x[:8], np.arange(8))[0] > 0
+    assert set(checks.MODEL_METHODS) <= {m for m in dir(model) if not m.startswith("_")}
     assert isinstance(ModelSpec([], 784), ModelSpec)
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from mnist_lab.cli import main
 
+from .releases import write_student_release
+
 
 def copy_of(package: str, folder: Path) -> Path:
     path = folder / "digits.py"
@@ -20,8 +22,9 @@ def copy_of(package: str, folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "extra", "message"),
     [
-        (lambda tmp: tmp / "absent.py", [], "submission not found"),
-        (lambda tmp: tmp / "digits.txt", [], "must be a .py module or a .ipynb notebook"),
+        # one wording with the batch's (finding 17: "submission not found" read differently)
+        (lambda tmp: tmp / "absent.py", [], "absent.py: no such file"),
+        (lambda tmp: tmp / "digits.txt", [], "digits.txt: not a .py or .ipynb file"),
         (lambda tmp: tmp / "digits.py", ["--tests", "no-such-dir"], "tests folder not found"),
     ],
 )
@@ -85,3 +88,91 @@ def test_check_runs_only_public_cases_and_exits_by_the_outcome(
     out = capsys.readouterr().out
     assert "FAIL" in out
     assert "normalize" in out
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err.strip()
+
+
+def test_check_of_a_folder_says_it_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    copy_of("mnist_lab.exercises", folder)
+    assert main(["check", str(folder)]) == 2
+    assert one_error_line(capsys) == (
+        f"mnist-lab: error: {folder}: is a folder, expected a .py or .ipynb file"
+    )
+
+
+def test_grade_of_a_folder_with_results_says_it_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "r.json"
+    assert main(["grade", str(tmp_path), "--results", str(results)]) == 2
+    assert one_error_line(capsys) == (
+        f"mnist-lab: error: {tmp_path}: is a folder, expected a .py or .ipynb file "
+        "(--results grades one file; grade a folder of submissions with --out)"
+    )
+    assert not results.exists()
+
+
+def test_results_naming_a_folder_is_refused_before_grading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a traceback (IsADirectoryError) after the whole submission was graded."""
+    submission = copy_of("mnist_lab.solutions", tmp_path)
+    folder = tmp_path / "grades"
+    folder.mkdir()
+    assert main(["grade", str(submission), "--results", str(folder)]) == 2
+    assert one_error_line(capsys) == (
+        f"mnist-lab: error: --results {folder}: is a folder, expected the name of the results "
+        f"file (e.g. {folder / 'results.json'})"
+    )
+    assert list(folder.iterdir()) == []
+
+
+def test_results_naming_the_submission_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = copy_of("mnist_lab.solutions", tmp_path)
+    before = submission.read_bytes()
+    assert main(["grade", str(submission), "--results", str(submission)]) == 2
+    assert "is the submission itself; grading would overwrite it" in one_error_line(capsys)
+    assert submission.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_the_students_public_checks_as_tests_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """They mis-graded the reference at 13.75/25 without a word."""
+    public = write_student_release(tmp_path / "release") / "student" / "tests"
+    submission = copy_of("mnist_lab.solutions", tmp_path)
+    results = tmp_path / "r.json"
+    extra = ["--results", str(results)] if command == "grade" else []
+    assert main([command, str(submission), "--tests", str(public), *extra]) == 2
+    assert one_error_line(capsys) == (
+        f"mnist-lab: error: --tests {public}: no test file has a hidden case, so these are the "
+        "students' public checks (student/tests in the release), which cannot grade; leave "
+        "--tests out to grade with the autograder's tests"
+    )
+    assert not results.exists()
+
+
+def test_batch_options_with_results_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    submission = copy_of("mnist_lab.solutions", tmp_path)
+    results = tmp_path / "r.json"
+    command = ["grade", str(submission), "--results", str(results), "--out", str(tmp_path / "g")]
+    assert main([*command, "--canvas-assignment-id", "1234"]) == 2
+    assert one_error_line(capsys) == (
+        "mnist-lab: error: --out, --canvas-assignment-id: only for grading a batch into --out; "
+        "--results grades one file"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits.py"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import stat
 import zipfile
 from pathlib import Path
@@ -11,6 +13,11 @@ import pytest
 
 from mnist_lab.grading import collect
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions, make_key
+
+
+def short_hash(text: str) -> str:
+    """The tag that tells apart students whose names give one key: where they are, hashed."""
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
 
 
 def make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -377,15 +384,18 @@ def test_gradescope_export(tmp_path: Path, top: str) -> None:
     assert items["cy_twombly-904"].problem == "no .py or .ipynb file (found: answers.txt)"
 
 
-def test_gradescope_extracted_folder_without_metadata(tmp_path: Path) -> None:
+def test_submission_folders_without_the_metadata_file_are_plain_students(tmp_path: Path) -> None:
+    """Without submission_metadata.yml nothing says it is a Gradescope export: each folder is
+    a plain student (before, one submission_<id> folder made any folder an export)."""
     export = tmp_path / "assignment_1_export"
     for name, data in gradescope_members("").items():
         if name != "submission_metadata.yml":
             (export / name).parent.mkdir(parents=True, exist_ok=True)
             (export / name).write_bytes(data)
     items = by_key(collect_submissions(inputs=[export], staging=tmp_path / "s"))
-    assert set(items) == {"student-901", "student-902", "student-903", "student-904"}
-    assert {item.student.lms for item in items.values()} == {"gradescope"}
+    assert set(items) == {"submission_901", "submission_902", "submission_903", "submission_904"}
+    assert {item.student.lms for item in items.values()} == {"files"}
+    assert_staged(items["submission_901"], tmp_path / "s", "digits.py", code("ann"))
 
 
 def test_gradescope_unreadable_metadata(tmp_path: Path) -> None:
@@ -424,29 +434,33 @@ def test_plain_files(tmp_path: Path) -> None:
     assert_staged(items["y"], staging, "carol.py", code("carol y"))
 
 
-def test_plain_file_clash_that_cannot_be_settled(tmp_path: Path) -> None:
+def test_plain_files_whose_folders_clash_too_are_told_apart_by_a_hash(tmp_path: Path) -> None:
     for folder in ("one/alice", "two/alice"):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "digits.py").write_bytes(code(folder))
-    staging = tmp_path / "staging"
     first, second = tmp_path / "one/alice/digits.py", tmp_path / "two/alice/digits.py"
-    with pytest.raises(CollectError) as error:
-        collect_submissions(inputs=[first, second], staging=staging)
-    assert str(first) in str(error.value)
-    assert str(second) in str(error.value)
-    assert "'alice'" in str(error.value)
-    assert not staging.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[first, second], staging=staging))
+    # both given as "digits.py": their whole origins tell them apart
+    one, two = f"alice-{short_hash(str(first))}", f"alice-{short_hash(str(second))}"
+    assert set(items) == {one, two}
+    assert_staged(items[one], staging, "digits.py", code("one/alice"))
+    assert_staged(items[two], staging, "digits.py", code("two/alice"))
+    again = collect_submissions(inputs=[first, second], staging=tmp_path / "again")
+    assert set(by_key(again)) == set(items)  # a rerun gives the same keys
 
 
-def test_same_lms_student_twice_is_an_error(tmp_path: Path) -> None:
+def test_the_same_lms_student_in_two_downloads_keeps_both_rows(tmp_path: Path) -> None:
     first = make_zip(tmp_path / "a.zip", {"smithjohn_1_2_digits.py": code("a")})
     second = make_zip(tmp_path / "b.zip", {"smithjohn_1_3_digits.py": code("b")})
-    with pytest.raises(CollectError, match=r"'smithjohn-1'") as error:
-        collect_submissions(inputs=[first, second], staging=tmp_path / "s")
-    assert str(first) in str(error.value)
-    assert str(second) in str(error.value)
-    assert not (tmp_path / "s").exists()
+    staging = tmp_path / "s"
+    items = by_key(collect_submissions(inputs=[first, second], staging=staging))
+    one = f"smithjohn-1-{short_hash('smithjohn_1_2_digits.py')}"
+    two = f"smithjohn-1-{short_hash('smithjohn_1_3_digits.py')}"
+    assert set(items) == {one, two}
+    assert_staged(items[one], staging, "digits.py", code("a"))
+    assert_staged(items[two], staging, "digits.py", code("b"))
+    assert {item.student.lms_id for item in items.values()} == {"1"}
 
 
 def test_plain_folder(tmp_path: Path) -> None:
@@ -715,3 +729,313 @@ def test_browser_copy_numbers_when_choosing(tmp_path: Path) -> None:
     (kid / "scratch.py").write_bytes(code("scratch"))
     (item,) = collect_submissions(inputs=[tmp_path / "course"], staging=tmp_path / "s")
     assert_staged(item, tmp_path / "s", "digits (1).py", code("kid"))
+
+
+# --- batches no student can break: the layout comes from the whole tree ----------------------
+
+FORGED_METADATA = b"""\
+submission_901:
+  :submitters:
+  - :name: Nobody Real
+    :sid: '9999'
+"""
+
+
+def test_a_students_own_metadata_file_in_a_moodle_download_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    eve = "Eve Mallory_59_assignsubmission_file_"
+    zip_path = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            "Ann Lee_57_assignsubmission_file_/digits.py": code("ann"),
+            "Bob Ray_58_assignsubmission_file_/digits.py": code("bob"),
+            f"{eve}/submission_metadata.yml": FORGED_METADATA,
+            f"{eve}/submission_901/digits.py": code("forged"),
+            f"{eve}/digits.py": code("eve"),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"ann_lee-57", "bob_ray-58", "eve_mallory-59"}
+    assert {item.student.lms for item in items.values()} == {"moodle"}
+    assert_staged(items["ann_lee-57"], staging, "digits.py", code("ann"))
+    assert_staged(items["bob_ray-58"], staging, "digits.py", code("bob"))
+    assert_staged(items["eve_mallory-59"], staging, "digits.py", code("eve"))
+
+
+def test_a_one_student_moodle_download_holding_an_export_stays_moodle(tmp_path: Path) -> None:
+    eve = "Eve Mallory_59_assignsubmission_file_"
+    zip_path = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            f"{eve}/submission_metadata.yml": FORGED_METADATA,
+            f"{eve}/submission_901/digits.py": code("forged"),
+        },
+    )
+    (item,) = collect_submissions(inputs=[zip_path], staging=tmp_path / "s")
+    assert item.student == collect.Student(
+        key="eve_mallory-59", name="Eve Mallory", lms="moodle", lms_id="59"
+    )
+    assert_staged(item, tmp_path / "s", "digits.py", code("forged"))
+
+
+def test_a_metadata_file_beside_plain_students_is_not_an_export(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    (course / "bob").mkdir(parents=True)
+    (course / "submission_901").mkdir()
+    (course / "alice.py").write_bytes(code("alice"))
+    (course / "bob" / "digits.py").write_bytes(code("bob"))
+    (course / "submission_metadata.yml").write_bytes(FORGED_METADATA)
+    (course / "submission_901" / "digits.py").write_bytes(code("forged"))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    assert set(items) == {"alice", "bob", "submission_901"}
+    assert {(item.student.lms, item.student.name) for item in items.values()} == {("files", "")}
+    assert_staged(items["alice"], staging, "alice.py", code("alice"))
+    assert_staged(items["bob"], staging, "digits.py", code("bob"))
+
+
+def test_one_moodle_like_folder_in_a_plain_folder_drops_no_classmate(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    for folder in ("alice", "Jane Doe_7_assignsubmission_file_"):
+        (course / folder).mkdir(parents=True)
+        (course / folder / "digits.py").write_bytes(code(folder))
+    (course / "bob.py").write_bytes(code("bob"))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    assert set(items) == {"alice", "bob", "jane_doe_7_assignsubmission_file"}
+    assert {item.student.lms for item in items.values()} == {"files"}
+    assert_staged(items["alice"], staging, "digits.py", code("alice"))
+    assert_staged(items["bob"], staging, "bob.py", code("bob"))
+
+
+def test_one_flat_moodle_like_file_in_a_plain_zip_drops_no_classmate(tmp_path: Path) -> None:
+    zip_path = make_zip(
+        tmp_path / "hw.zip",
+        {
+            "hw/alice.py": code("alice"),
+            "hw/Jane Doe_7_assignsubmission_file_digits.py": code("jane"),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"alice", "jane_doe_7_assignsubmission_file_digits"}
+    assert_staged(items["alice"], staging, "alice.py", code("alice"))
+
+
+def test_canvas_like_names_in_a_plain_folder_drop_no_classmate(tmp_path: Path) -> None:
+    """Two Canvas-like names of three files made the folder Canvas and dropped carol."""
+    course = tmp_path / "course"
+    (course / "dave").mkdir(parents=True)
+    (course / "smithjohn_1_2_digits.py").write_bytes(code("smith"))
+    (course / "doejane_3_4_digits.py").write_bytes(code("doe"))
+    (course / "carol.py").write_bytes(code("carol"))
+    (course / "dave" / "digits.py").write_bytes(code("dave"))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    assert set(items) == {"smithjohn_1_2_digits", "doejane_3_4_digits", "carol", "dave"}
+    assert {item.student.lms for item in items.values()} == {"files"}
+    assert_staged(items["carol"], staging, "carol.py", code("carol"))
+
+
+def test_a_file_of_no_student_beside_an_lms_download_does_not_hide_it(tmp_path: Path) -> None:
+    moodle = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            "Ann Lee_57_assignsubmission_file_/digits.py": code("ann"),
+            "README.txt": b"downloaded on Monday",
+        },
+    )
+    canvas = make_zip(
+        tmp_path / "canvas.zip",
+        {"smithjohn_1_2_digits.py": code("smith"), "grades.csv": b"Student,ID\n"},
+    )
+    (ann,) = collect_submissions(inputs=[moodle], staging=tmp_path / "a")
+    assert (ann.student.key, ann.student.lms) == ("ann_lee-57", "moodle")
+    (smith,) = collect_submissions(inputs=[canvas], staging=tmp_path / "b")
+    assert (smith.student.key, smith.student.lms) == ("smithjohn-1", "canvas")
+
+
+def test_a_gradescope_export_with_a_stray_folder_is_read_as_plain(tmp_path: Path) -> None:
+    members = gradescope_members("assignment_1_export/")
+    members["assignment_1_export/alice/digits.py"] = code("alice")
+    zip_path = make_zip(tmp_path / "gs.zip", members)
+    items = by_key(collect_submissions(inputs=[zip_path], staging=tmp_path / "s"))
+    assert set(items) == {
+        "alice",
+        "submission_901",
+        "submission_902",
+        "submission_903",
+        "submission_904",
+    }
+    assert_staged(items["alice"], tmp_path / "s", "digits.py", code("alice"))
+
+
+# --- batches no student can break: names ---------------------------------------------------
+
+
+def test_names_that_slug_to_one_key_each_get_their_own_row(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    (course / "zoe").mkdir(parents=True)
+    (course / "zoe" / "digits.py").write_bytes(code("zoe folder"))
+    for name in ("Zoë.py", "Zoe.py", "ZOE!.ipynb"):
+        (course / name).write_bytes(code(name))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    expected = {f"zoe-{short_hash(name)}": name for name in ("Zoë.py", "Zoe.py", "ZOE!.ipynb")}
+    assert set(items) == {*expected, f"zoe-{short_hash('zoe/')}"}
+    for key, name in expected.items():
+        assert_staged(items[key], staging, name, code(name))
+    assert_staged(items[f"zoe-{short_hash('zoe/')}"], staging, "digits.py", code("zoe folder"))
+
+    # a classmate who joins later changes no one's key
+    (course / "zoe.py").write_bytes(code("late"))
+    again = by_key(collect_submissions(inputs=[course], staging=tmp_path / "again"))
+    assert set(again) == {*items, f"zoe-{short_hash('zoe.py')}"}
+
+
+def test_long_cjk_file_names_in_a_zip_get_rows_and_short_enough_staged_names(
+    tmp_path: Path,
+) -> None:
+    zhang, li = "张" * 100, "李" * 100
+    zip_path = make_zip(
+        tmp_path / "course.zip",
+        {
+            f"{zhang}.py": code("zhang"),
+            f"{li}.py": code("li"),
+            f"{li}_5_assignsubmission_file_.py": code("not moodle: a plain file"),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    names = {
+        f"student-{short_hash(zhang + '.py')}": (zhang, "zhang"),
+        f"student-{short_hash(li + '.py')}": (li, "li"),
+    }
+    assert set(items) == {*names, "5_assignsubmission_file"}
+    for key, (name, label) in names.items():
+        staged = name[:50] + ".py"  # 150 bytes of the stem in UTF-8, then the suffix
+        assert_staged(items[key], staging, staged, code(label))
+        assert len(items[key].path.name.encode()) == 153
+        assert items[key].origin == f"{zip_path}: {name}.py"
+
+
+def test_long_cjk_names_in_a_moodle_download(tmp_path: Path) -> None:
+    zhang, li = "张" * 100, "李" * 100
+    zip_path = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            f"{zhang}_5_assignsubmission_file_/{li}.py": code("zhang"),
+            f"{li}_6_assignsubmission_file_/digits.py": code("li"),
+        },
+    )
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[zip_path], staging=staging))
+    assert set(items) == {"student-5", "student-6"}
+    assert items["student-5"].student.name == zhang
+    assert_staged(items["student-5"], staging, "李" * 50 + ".py", code("zhang"))
+    assert_staged(items["student-6"], staging, "digits.py", code("li"))
+
+
+def test_long_cjk_names_in_a_folder(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    course.mkdir()
+    name = "王" * 80  # 240 bytes: near the 255 a file system allows
+    (course / f"{name}.py").write_bytes(code("wang"))
+    (course / name).mkdir()
+    (course / name / "digits.py").write_bytes(code("wang folder"))
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    file_key = f"student-{short_hash(name + '.py')}"
+    folder_key = f"student-{short_hash(name + '/')}"
+    assert set(items) == {file_key, folder_key}
+    assert_staged(items[file_key], staging, "王" * 50 + ".py", code("wang"))
+    assert_staged(items[folder_key], staging, "digits.py", code("wang folder"))
+
+
+def raw_path(folder: Path, name: bytes) -> Path:
+    """``folder/name`` where ``name`` is bytes that are not UTF-8 (a Latin-1 file name)."""
+    return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+
+def test_latin1_file_names_become_valid_unicode(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    course.mkdir()
+    raw_path(course, b"Ren\xe9e.py").write_bytes(code("renee"))
+    raw_path(course, b"M\xfcller").mkdir()
+    raw_path(course, b"M\xfcller/digits.py").write_bytes(code("muller"))
+    raw_path(course, b"J\xf6rg").mkdir()
+    raw_path(course, b"J\xf6rg/\xfcbung.txt").write_bytes(b"no code")
+    raw_path(course, b"\x81odd.py").write_bytes(code("odd"))  # not even Windows-1252
+    staging = tmp_path / "staging"
+    items = by_key(collect_submissions(inputs=[course], staging=staging))
+    assert set(items) == {"renee", "muller", "jorg", "odd"}
+    assert_staged(items["renee"], staging, "Renée.py", code("renee"))
+    assert items["renee"].origin == f"{course}/Renée.py"
+    assert items["muller"].origin == f"{course}/Müller/digits.py"
+    assert items["jorg"].problem == "no .py or .ipynb file (found: übung.txt)"
+    assert items["jorg"].origin == f"{course}/Jörg/"
+    assert_staged(items["odd"], staging, "\ufffdodd.py", code("odd"))
+    for item in items.values():  # every text a gradebook shows encodes as UTF-8
+        text = f"{item.student} {item.origin} {item.path} {item.problem}"
+        assert text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "readable"),
+    [
+        (os.fsdecode(b"Ren\xe9e"), "Renée"),  # a Latin-1 byte Python kept as a surrogate
+        (os.fsdecode(b"\x80uro"), "€uro"),  # Windows-1252's euro sign
+        (os.fsdecode(b"\x81x"), "\ufffdx"),  # a byte Windows-1252 leaves undefined
+        (chr(0xD800) + "y", "\ufffdy"),  # a lone surrogate of no byte at all
+        ("Zoë 张", "Zoë 张"),  # valid text is left alone
+    ],
+)
+def test_readable_text(text: str, readable: str) -> None:
+    assert collect.readable_text(text) == readable
+
+
+def test_an_input_named_twice_is_read_once(tmp_path: Path) -> None:
+    zip_path = make_zip(tmp_path / "canvas.zip", {"smithjohn_1_2_digits.py": code("smith")})
+    twice = [zip_path, tmp_path / "." / "canvas.zip"]
+    (item,) = collect_submissions(inputs=twice, staging=tmp_path / "s")
+    assert item.student.key == "smithjohn-1"
+
+
+def test_the_downloads_own_zip_beside_its_extracted_files_does_not_hide_canvas(
+    tmp_path: Path,
+) -> None:
+    members = {"smithjohn_1_2_digits.py": code("smith"), "doejane_3_4_work.zip": b"PK"}
+    folder = tmp_path / "Downloads"
+    folder.mkdir()
+    for name, data in members.items():
+        (folder / name).write_bytes(data)
+    make_zip(folder / "submissions.zip", members)
+    items = by_key(collect_submissions(inputs=[folder], staging=tmp_path / "s"))
+    assert set(items) == {"smithjohn-1", "doejane-3"}
+    assert {item.student.lms for item in items.values()} == {"canvas"}
+
+
+def test_a_name_the_lms_cleaned_to_nothing_keeps_everyones_lms_ids(tmp_path: Path) -> None:
+    moodle = make_zip(
+        tmp_path / "moodle.zip",
+        {
+            "_57_assignsubmission_file_/digits.py": code("no name"),
+            "Ann Lee_58_assignsubmission_file_/digits.py": code("ann"),
+        },
+    )
+    items = by_key(collect_submissions(inputs=[moodle], staging=tmp_path / "a"))
+    assert {key: item.student.lms_id for key, item in items.items()} == {
+        "student-57": "57",
+        "ann_lee-58": "58",
+    }
+    canvas = make_zip(
+        tmp_path / "canvas.zip",
+        {"_12345_678_digits.py": code("no name"), "leeann_222_333_digits.py": code("ann")},
+    )
+    items = by_key(collect_submissions(inputs=[canvas], staging=tmp_path / "b"))
+    assert {key: item.student.lms for key, item in items.items()} == {
+        "student-12345": "canvas",
+        "leeann-222": "canvas",
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -153,12 +154,12 @@ def test_gradebook_csv_has_every_student_with_identity_points_and_status(tmp_pat
     rows = read_csv(files.gradebook)
     assert rows[0] == [
         "key", "name", "lms", "lms_id", "sid", "email", "origin", "score", "max_score",
-        "normalize", "flatten", "build_model", "confusion", "predict_digit", "status", "feedback",
+        "normalize", "flatten", "build_model", "predict_digit", "confusion", "status", "feedback",
     ]  # fmt: skip
     assert rows[1:] == [
         [
             "bob-57", HOSTILE, "moodle", "57", "'=cmd|' /C calc'!A0", "'+bob@x.edu",
-            "course.zip: bob-57", "9", "12", "2", "3.5", "2.5", "1", "0", "graded",
+            "course.zip: bob-57", "9", "12", "2", "3.5", "2.5", "0", "1", "graded",
             "feedback/bob-57.html",
         ],
         [
@@ -171,7 +172,7 @@ def test_gradebook_csv_has_every_student_with_identity_points_and_status(tmp_pat
         ],
         [
             "smith_ann-101", "Ann Smith", "canvas", "101", "", "ann@x.edu",
-            "course.zip: smith_ann-101", "7.5", "12", "3", "0", "2.5", "0", "2", "graded",
+            "course.zip: smith_ann-101", "7.5", "12", "3", "0", "2.5", "2", "0", "graded",
             "feedback/smith_ann-101.html",
         ],
     ]  # fmt: skip
@@ -217,7 +218,7 @@ def test_moodle_csv_is_the_offline_grading_worksheet(tmp_path, course):
     comments = {row[1]: row[9] for row in rows[1:]}
     assert comments[HOSTILE] == (
         "Score: 9 of 12. Points per function: normalize 2 of 3; flatten 3.5 of 3.5; "
-        "build_model 2.5 of 2.5; confusion 1 of 1; predict_digit 0 of 2."
+        "build_model 2.5 of 2.5; predict_digit 0 of 2; confusion 1 of 1."
     )
     assert comments["'-Cat"].startswith(f"Your submission could not be graded: {PROBLEM} Score: 0")
     assert comments["Dan"] == "Not graded yet: the grader failed on this submission."
@@ -326,6 +327,7 @@ def test_everything_a_student_wrote_is_escaped(tmp_path, course):
         ({"graded": "case"}, r"two submissions have the student key 'CAT' \(and 'cat'\)"),
         ({"graded": "path"}, "cannot name a file"),
         ({"graded": "dot"}, "cannot name a file"),
+        ({"graded": "surrogate"}, "cannot name a file"),
         ({"graded": "both"}, "has both a result and an error"),
         ({"assignment_name": "  "}, "assignment name must be non-empty"),
         ({"assignment_name": "Lab\n3"}, "control character"),
@@ -346,6 +348,8 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, course, chang
         graded.append(GradedSubmission(submission("../evil"), cat.result))
     elif kind == "dot":
         graded.append(GradedSubmission(submission(".hidden"), cat.result))
+    elif kind == "surrogate":  # its page's file name could not be written in the gradebook
+        graded.append(GradedSubmission(submission(os.fsdecode(b"ren\xe9e")), cat.result))
     elif kind == "both":
         graded.append(GradedSubmission(submission("eve"), cat.result, error="boom"))
     with pytest.raises(GradebookError, match=message):
@@ -416,6 +420,44 @@ def test_the_result_object_tells_the_cli_what_to_warn_about(tmp_path, course):
         "no student came from a Canvas or Moodle download: canvas.csv can be matched by name "
         "only and moodle.csv not at all"
     ]
+
+
+def test_one_lms_id_on_two_rows_is_worth_a_warning(tmp_path, course):
+    ann = course[-1]
+    again = GradedSubmission(
+        submission("smith_ann-101-2", name="Ann Smith", lms="canvas", lms_id="101"), ann.result
+    )
+    warnings = write(tmp_path, [*course, again]).warnings()
+    assert (
+        "canvas.csv: Canvas id 101 is on 2 rows (smith_ann-101, smith_ann-101-2), one student "
+        "handed in twice: keep one row before uploading"
+    ) in warnings
+    assert not [w for w in write(tmp_path, course).warnings() if "rows (" in w]
+
+
+def test_text_that_is_not_valid_unicode_never_stops_the_gradebooks(tmp_path, course):
+    """A Latin-1 file name (undecodable bytes kept as surrogates) or a lone surrogate in what a
+    student's code raised: every file is still written, as valid UTF-8."""
+    latin1 = os.fsdecode(b"Ren\xe9e M\xfcller")
+    lone = "raised \ud800 here"
+    ann = course[-1]
+    tests = [replace(case, output=f"Failed: {lone}") for case in ann.result.tests]
+    tests[0] = replace(tests[0], passed=False, score=0.0)
+    student = Student(key="renee", name=latin1, lms="canvas", lms_id="7")
+    graded = GradedSubmission(
+        Submission(student, f"course/{latin1}.py", Path("/staging/renee/x.py"), None),
+        replace(ann.result, tests=tests, notes=[f"note {lone}"]),
+    )
+    files = write(tmp_path, [*course, graded])
+    for path in (files.gradebook, files.canvas, files.moodle, files.feedback["renee"]):
+        path.read_bytes().decode("utf-8")  # strict: raises on anything that is not UTF-8
+    rows = {row[0]: row for row in read_csv(files.gradebook)}
+    assert rows["renee"][1] == "Renée Müller"
+    assert rows["renee"][6] == "course/Renée Müller.py"
+    assert ["Renée Müller", "7"] in [row[:2] for row in read_csv(files.canvas)]
+    page = files.feedback["renee"].read_text("utf-8")
+    assert "Renée Müller" in page
+    assert "raised \ufffd here" in page
 
 
 # --- in a browser ------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ def test_grading_wheel_holds_the_grader_and_no_solution(tmp_path):
     for needed in (
         "mnist_lab/__init__.py",
         "mnist_lab/constants.py",
+        "mnist_lab/errors.py",  # every grading error class derives from UserError
         "mnist_lab/grading/checks.py",
         "mnist_lab/grading/gradescope.py",
         "mnist_lab/autograder/fixtures/learn.npz",

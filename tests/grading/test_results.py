@@ -46,6 +46,7 @@ def test_results_follow_the_gradescope_schema() -> None:
             "output": "Passed.",
             "visibility": "visible",
             "status": "passed",
+            "extra_data": {"function": "normalize"},
         },
         {
             "name": "flatten: order",
@@ -54,9 +55,34 @@ def test_results_follow_the_gradescope_schema() -> None:
             "output": "Failed: order",
             "visibility": HIDDEN_VISIBILITY,
             "status": "failed",
+            "extra_data": {"function": "flatten"},
         },
     ]
     assert HIDDEN_VISIBILITY in ("hidden", "after_published", "after_due_date")
+
+
+def test_a_grader_error_says_so_and_gives_no_verdict() -> None:
+    result = GradingResult(
+        submission="digits.py",
+        tests=[],
+        execution_time=0.5,
+        grader_error="the grading sandbox did not start: no bwrap",
+        protections={"level": "minimal"},
+    )
+    data = result.to_dict()
+    assert data["score"] == 0
+    assert data["tests"] == []
+    assert data["output"].startswith("Grading failed: the grading sandbox did not start")
+    assert "not of your code" in data["output"]
+    assert "your code raised" not in data["output"]
+    extra = data["extra_data"]["mnist_lab"]
+    assert extra == {
+        "grader_error": "the grading sandbox did not start: no bwrap",
+        "sandbox": {"level": "minimal"},
+    }
+    again = GradingResult.from_dict(json.loads(json.dumps(data)), submission="digits.py")
+    assert again.grader_error == result.grader_error
+    assert not again.all_passed
 
 
 def test_a_written_result_reads_back_as_the_same_result() -> None:
@@ -95,10 +121,14 @@ def test_shipped_tests_have_one_named_case_per_entry() -> None:
     assert {case.function for case in cases} == functions
     assert all(case.name.startswith(f"{case.function}: ") for case in cases)
     assert len({case.name for case in cases}) == len(cases)
-    # predict_digit borrows the reference helpers, so its cases run after all the others.
-    order = [case.function for case in cases]
-    first = order.index("predict_digit")
-    assert set(order[first:]) == {"predict_digit"}
+    # Every public case runs before any hidden one (a fresh worker for each phase), and in each
+    # phase the cases that lend the reference helpers to predict_digit run last.
+    hidden = [case.hidden for case in cases]
+    assert hidden == sorted(hidden)
+    for phase in (False, True):
+        order = [case.function for case in cases if case.hidden is phase]
+        first = order.index("predict_digit")
+        assert set(order[first:]) == {"predict_digit"}
 
 
 def test_gradescope_without_a_gradable_file_still_writes_results(tmp_path: Path) -> None:

@@ -1,10 +1,18 @@
-"""The worker's isolation, with tiny submissions that do not import TensorFlow (fast to start)."""
+"""The sandbox, at each protection level, against what submissions try, with tiny submissions
+that do not import TensorFlow (the worker preloads NumPy only: fast to start).
+
+Levels (``MNIST_LAB_SANDBOX``): ``auto`` (here, as root with bubblewrap: namespaces, a control
+group, a user of its own), ``no-namespaces`` (a control group; files protected by permissions
+only) and ``minimal`` (neither). The no-root level is ``test_sandbox_levels.py``'s.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import shutil
+import resource
+import stat
 import tempfile
 import textwrap
 from pathlib import Path
@@ -15,9 +23,24 @@ from mnist_lab.grading import sandbox
 from mnist_lab.grading.grade import grade_submission
 
 needs_root = pytest.mark.skipif(
-    not sandbox.running_as_root(),
-    reason="only a root grader can run the worker as another user and hide files from it",
+    not sandbox.running_as_root(), reason="only a root grader can run the worker as another user"
 )
+LEVELS = ["auto", "no-namespaces", "minimal"]
+
+
+def namespaces_here() -> bool:
+    return sandbox.protections("auto").namespaces
+
+
+needs_namespaces = pytest.mark.skipif(
+    not namespaces_here(), reason="bubblewrap cannot make namespaces here (.ci/run installs it)"
+)
+
+
+@pytest.fixture(params=LEVELS)
+def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(sandbox.MODE_VARIABLE, request.param)
+    return request.param
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -27,12 +50,12 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def probe_tests(folder: Path, cases: dict[str, str]) -> Path:
+def probe_tests(folder: Path, cases: dict[str, str], *, hidden: tuple[str, ...] = ()) -> Path:
     """A test file named "probe" with one 1-point case per (title, body using `probe`)."""
     lines = ["from otter.test_files import test_case", "OK_FORMAT = False", "name = 'probe'", ""]
     for number, (title, body) in enumerate(cases.items()):
         lines += [
-            "@test_case(points=1, hidden=False)",
+            f"@test_case(points=1, hidden={title in hidden})",
             f"def test_{number}(probe, slow):",
             f"    '''{title}'''",
             *("    " + line for line in textwrap.dedent(body).strip().splitlines()),
@@ -61,15 +84,25 @@ SUBMISSION = """
 """
 
 
-def grade_probe(tmp_path: Path, cases: dict[str, str], **options):
-    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
-    tests = probe_tests(tmp_path / "tests", cases)
+def grade(tmp_path: Path, cases: dict[str, str], *, source: str = SUBMISSION, **options):
+    submission = write(tmp_path / "sub", "digits.py", source)
+    tests = probe_tests(tmp_path / "tests", cases, hidden=options.pop("hidden", ()))
+    options.setdefault("preload", ("numpy",))
     return grade_submission(submission=submission, tests_dir=tests, **options)
 
 
+def leaked(result) -> str:
+    """What a failed case's output carries (the probes report by failing with their data)."""
+    return "\n".join(case.output for case in result.tests)
+
+
+# --- who the worker is and what it sees --------------------------------------------------------
+
+
 @needs_root
-def test_worker_runs_unprivileged_in_a_scratch_holding_only_the_submission(tmp_path: Path) -> None:
-    result = grade_probe(
+@needs_namespaces
+def test_the_worker_runs_as_its_own_user_in_a_private_scratch(tmp_path: Path) -> None:
+    result = grade(
         tmp_path,
         {
             "not root": """
@@ -81,17 +114,71 @@ def test_worker_runs_unprivileged_in_a_scratch_holding_only_the_submission(tmp_p
             "scratch": """
                 cwd, names = probe("cwd")
                 assert names == ["digits.py", "tmp"], names
-                assert "mnist-lab-worker-" in cwd, cwd
+                assert cwd == "/home/student", cwd
             """,
         },
     )
-    assert [case.output for case in result.tests] == ["Passed.", "Passed."]
+    assert [case.output for case in result.tests] == ["Passed.", "Passed."], result.grader_error
+    assert result.protections["level"] == "full"
+
+
+LOOK_AROUND = """
+    import os
+
+    def probe(paths):
+        found = [path for path in paths if os.path.exists(path)]
+        commands = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                commands.append(open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace"))
+            except OSError:
+                pass
+        with open("/proc/self/net/dev") as devices:
+            interfaces = [line.split(":")[0].strip() for line in devices.readlines()[2:]]
+        return {"found": found, "commands": commands, "interfaces": interfaces}
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+@needs_namespaces
+def test_tests_solutions_classmates_and_the_grader_do_not_exist_for_the_worker(
+    tmp_path: Path,
+) -> None:
+    from importlib import resources
+
+    from mnist_lab.grading.grade import default_tests_dir
+
+    classmate = write(tmp_path / "course" / "classmate", "digits.py", "SECRET = 1\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    secret_paths = [
+        str(default_tests_dir()),
+        str(resources.files("mnist_lab.solutions")),
+        str(resources.files("mnist_lab.autograder")),
+        str(resources.files("mnist_lab")),
+        str(classmate),
+        str(out),
+        str(tmp_path / "tests"),
+        str(Path(__file__)),
+    ]
+    body = f"import json\nassert False, 'DATA' + json.dumps(probe({secret_paths!r}))"
+    result = grade(tmp_path, {"looks around": body}, source=LOOK_AROUND)
+    seen = json.loads(leaked(result).split("DATA", 1)[1])
+    assert seen["found"] == []
+    assert not any("pytest" in command for command in seen["commands"])  # no grader visible
+    assert len(seen["commands"]) <= 3  # the zygote, the worker (and at most one child)
+    assert seen["interfaces"] == ["lo"]
+
+
+# --- limits -------------------------------------------------------------------------------------
 
 
 def test_a_case_fails_when_the_worker_failed_even_if_the_check_swallowed_it(
-    tmp_path: Path,
+    tmp_path: Path, level: str
 ) -> None:
-    result = grade_probe(
+    result = grade(
         tmp_path,
         {
             "swallows a timeout": """
@@ -115,48 +202,24 @@ def test_a_case_fails_when_the_worker_failed_even_if_the_check_swallowed_it(
 
 def test_the_whole_run_is_bounded_by_the_budget(tmp_path: Path) -> None:
     cases = {f"sleeps {n}": "slow(2)" for n in range(6)}
-    result = grade_probe(tmp_path, cases, time_limit=5, budget=5)
+    result = grade(tmp_path, cases, time_limit=5, budget=5)
     outcomes = [case.passed for case in result.tests]
     assert outcomes[:1] == [True]
-    assert outcomes[-2:] == [False, False]
-    assert "time budget for grading was used up" in result.tests[-1].output
-    assert result.execution_time < 12
-
-
-@needs_root
-def test_hidden_paths_are_restored_after_the_run(tmp_path: Path, file_modes) -> None:
-    watched = [
-        *sandbox.protected_paths([]),
-        *(ancestor for folder in sandbox.interpreter_paths() for ancestor in folder.parents),
-    ]
-    before = file_modes.outside_grading(watched)
-    tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
-    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
-    with sandbox.hidden_paths(sandbox.protected_paths([tests]), sandbox.interpreter_paths()):
-        package = sandbox.protected_paths([])[0]
-        assert os.stat(package).st_mode & 0o007 == 0
-        state = json.loads(sandbox.STATE_FILE.read_text())
-        assert [h for h in state["holders"] if h.startswith(f"{os.getpid()}:")]
-    file_modes.assert_restored(before)
-    grade_submission(submission=submission, tests_dir=tests)
-    file_modes.assert_restored(before)
+    assert not all(outcomes)
+    assert result.execution_time < 20
+    assert any("time budget" in case.output for case in result.tests)
 
 
 def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: Path) -> None:
-    submission = write(
-        tmp_path / "sub",
-        "digits.py",
-        """
+    source = """
         def probe(what):
-            raise ValueError("bad \\udcff\\x00\\x1b[2J\\x07 " + "x" * 100000)
+            raise ValueError("bad \\x00\\x1b[31m \\ud800 " + "x" * 10000)
 
         def slow(seconds):
             return seconds
-        """,
-    )
-    tests = probe_tests(tmp_path / "tests", {"odd message": "probe(1)"})
+    """
     results = tmp_path / "results.json"
-    result = grade_submission(submission=submission, tests_dir=tests, results_path=results)
+    result = grade(tmp_path, {"odd": "probe(1)"}, source=source, results_path=results)
     output = result.tests[0].output
     assert output.startswith("Failed: your code raised ValueError (calling probe): bad ")
     assert all(c.isprintable() or c in "\n\t" for c in output)
@@ -165,54 +228,58 @@ def test_odd_text_from_student_code_reaches_the_results_as_plain_text(tmp_path: 
     data["tests"][0]["output"].encode("utf-8")  # no lone surrogates left
 
 
+ESCAPE = """
+    import ctypes
+    import os
+    import signal
+    import time
+
+    def probe(token):
+        # A fork-and-exit chain: the grandchild leaves the session, becomes its own reaper,
+        # ignores every signal it can and keeps forking, as a daemon would.
+        if os.fork() == 0:
+            if os.fork() == 0:
+                os.setsid()
+                ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+                for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                    signal.signal(number, signal.SIG_IGN)
+                for _ in range(3):
+                    if os.fork() == 0:
+                        break
+                os.environ["MNIST_LAB_ESCAPE"] = token
+                time.sleep(600)
+            os._exit(0)
+        time.sleep(1)
+        return os.getuid()
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+def _uid_of_escapees(token: str) -> set[int]:
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environment = Path(f"/proc/{pid}/environ").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if f"MNIST_LAB_ESCAPE={token}".encode() in environment and "State:\tZ" not in status:
+            found.add(int(pid))
+    return found
+
+
 @needs_root
-def test_processes_the_submission_starts_are_killed_even_when_they_escape(
-    tmp_path: Path, request: pytest.FixtureRequest
+@pytest.mark.parametrize("mode", ["auto", "no-namespaces"])
+def test_nothing_the_submission_starts_outlives_grading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    shared = Path(tempfile.mkdtemp(prefix="mnist-lab-pids-"))  # pytest's tmp is private
-    request.addfinalizer(lambda: shutil.rmtree(shared))
-    os.chmod(shared, 0o777)
-    submission = write(
-        tmp_path / "sub",
-        "digits.py",
-        f"""
-        import os
-        import time
-
-        def probe(what):
-            for _ in range(5):
-                if os.fork() == 0:
-                    try:
-                        os.setsid()  # leave the worker's session, as a daemon would
-                        with open(os.path.join({str(shared)!r}, str(os.getpid())), "w"):
-                            pass
-                        time.sleep(600)
-                    finally:
-                        os._exit(0)
-            deadline = time.time() + 10
-            while len(os.listdir({str(shared)!r})) < 5 and time.time() < deadline:
-                time.sleep(0.05)
-            return "spawned"
-
-        def slow(seconds):
-            return seconds
-        """,
-    )
-    tests = probe_tests(tmp_path / "tests", {"spawns": "assert probe(1) == 'spawned'"})
-    result = grade_submission(submission=submission, tests_dir=tests)
-    assert result.tests[0].passed
-    pids = [int(path.name) for path in shared.iterdir()]
-    assert len(pids) == 5
-    assert [pid for pid in pids if running(pid)] == []
-
-
-def running(pid: int) -> bool:
-    """The process exists and is not a zombie (killed, waiting to be reaped by init)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    monkeypatch.setenv(sandbox.MODE_VARIABLE, mode)
+    token = os.urandom(6).hex()
+    result = grade(tmp_path, {"escapes": f"assert probe({token!r}) == -1, 'ran'"}, source=ESCAPE)
+    assert "ran" in result.tests[0].output
+    assert _uid_of_escapees(token) == set()
 
 
 def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
@@ -225,12 +292,33 @@ def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
         for name, source in bundle
     ]
     monkeypatch.setattr(sandbox, "_module_bundle", lambda: broken)
-    submission = write(tmp_path / "sub", "digits.py", SUBMISSION)
-    tests = probe_tests(tmp_path / "tests", {"trivial": "pass"})
     results = tmp_path / "results.json"
-    with pytest.raises(sandbox.SandboxError, match=r"the grading worker did not start.*no_such"):
-        grade_submission(submission=submission, tests_dir=tests, results_path=results)
-    assert not results.exists()
+    result = grade(tmp_path, {"trivial": "assert slow(0) == 0"}, results_path=results)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    assert result.grader_error is not None
+    assert "no_such" in result.grader_error
+    assert data["output"].startswith("Grading failed: the grading sandbox did not start")
+    assert data["extra_data"]["mnist_lab"]["grader_error"] == result.grader_error
+    assert data["tests"] == []
+
+
+def test_a_sabotaged_worker_is_a_grader_error_not_a_verdict(tmp_path: Path) -> None:
+    source = """
+        import sys
+
+        sys.modules["mnist_lab.grading.protocol"].encode_value = None  # every reply now fails
+
+        def probe(what):
+            return 1
+
+        def slow(seconds):
+            return seconds
+    """
+    result = grade(tmp_path, {"one": "assert probe(1) == 1"}, source=source)
+    assert result.grader_error is not None
+    assert "outside the student's code" in result.grader_error
+    assert result.score == 0
+    assert result.tests == []
 
 
 def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Path) -> None:
@@ -251,7 +339,9 @@ def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Pat
     submission.parent.mkdir()
     submission.write_text(json.dumps(notebook), encoding="utf-8")
     tests = probe_tests(tmp_path / "tests", {"defined after the slow cell": "assert slow(0) == 0"})
-    result = grade_submission(submission=submission, tests_dir=tests, time_limit=1.5)
+    result = grade_submission(
+        submission=submission, tests_dir=tests, time_limit=1.5, preload=("numpy",)
+    )
     assert result.tests[0].passed
     assert any(
         "code cell 2" in note and "ran longer than 1.5 s and was stopped" in note
@@ -259,55 +349,34 @@ def test_a_notebook_cell_that_runs_too_long_is_stopped_and_skipped(tmp_path: Pat
     )
 
 
-# A vfork child (how subprocess and os.system start programs; TensorFlow's import runs `uname -p`)
-# shares the worker's memory until its exec. Here it is held at that point: the spawn opens a FIFO
-# before the exec, and the open blocks until the worker's main thread writes to the FIFO.
-HELD_SPAWN = """
-    import ctypes
+MEMORY = """
+    import mmap
     import os
-    import sys
-    import tempfile
-    import threading
     import time
 
-    libc = ctypes.CDLL(None, use_errno=True)  # ctypes releases the GIL: the spawn may block
-
-    def spawn_held_at_exec(gate):
-        actions = ctypes.create_string_buffer(256)  # a posix_spawn_file_actions_t is smaller
-        libc.posix_spawn_file_actions_init(actions)
-        libc.posix_spawn_file_actions_addopen(actions, 3, gate.encode(), os.O_RDONLY, 0)
-        argv = (ctypes.c_char_p * 4)(sys.executable.encode(), b"-c", b"pass", None)
-        pid = ctypes.c_int()
-        if libc.posix_spawn(ctypes.byref(pid), argv[0], actions, None, argv, None) == 0:
-            os.waitpid(pid.value, 0)
-
-    def children():
-        mine = str(os.getpid())
-        found = []
-        for entry in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            if stat.rpartition(")")[2].split()[1] == mine:
-                found.append(entry)
-        return found
-
-    def probe(megabytes):
-        held = bytearray(megabytes * 2**20)
-        held[::4096] = b"x" * len(held[::4096])  # resident, not only reserved
-        gate = os.path.join(tempfile.mkdtemp(), "gate")
-        os.mkfifo(gate)
-        spawner = threading.Thread(target=spawn_held_at_exec, args=(gate,))
-        spawner.start()
-        time.sleep(1.5)  # fifteen polls of the watchdog while the child shares our memory
-        kids = children()
-        mine = open("/proc/self/statm").read()
-        same = [open(f"/proc/{kid}/statm").read() == mine for kid in kids]
-        with open(gate, "w"):
-            pass
-        spawner.join()
-        return same
+    def probe(how):
+        megabytes = 600
+        if how == "child":
+            if os.fork() == 0:
+                held = bytearray(megabytes * 2**20)
+                held[::4096] = b"x" * len(held[::4096])
+                time.sleep(30)
+                os._exit(0)
+            os.wait()
+        elif how == "memfd":  # written, never mapped: invisible to a resident-memory poll
+            chunk = b"x" * 2**20
+            for number in range(megabytes // 50):  # files stay under the 64 MB file-size cap
+                fd = os.memfd_create(f"hold{number}")
+                for _ in range(50):
+                    os.write(fd, chunk)
+            time.sleep(5)
+        elif how == "shm":  # tmpfs files in /dev/shm
+            for number in range(megabytes // 50):
+                with open(f"/dev/shm/hold{number}", "wb") as stream:
+                    for _ in range(50):
+                        stream.write(b"x" * 2**20)
+            time.sleep(5)
+        return "survived"
 
     def slow(seconds):
         return seconds
@@ -315,42 +384,162 @@ HELD_SPAWN = """
 
 
 @needs_root
-def test_a_child_that_shares_the_workers_memory_is_not_charged_twice(tmp_path: Path) -> None:
-    """300 MB held, a 500 MB cap: the worker and its vfork child together "have" 600 MB."""
-    submission = write(tmp_path / "sub", "digits.py", HELD_SPAWN)
-    tests = probe_tests(tmp_path / "tests", {"held spawn": "assert probe(300) == [True], probe"})
-    result = grade_submission(
-        submission=submission, tests_dir=tests, memory_limit_bytes=500 * 2**20
-    )
-    assert result.tests[0].output == "Passed."
-
-
-@needs_root
-def test_memory_held_by_a_child_process_counts_towards_the_cap(tmp_path: Path) -> None:
-    submission = write(
-        tmp_path / "sub",
-        "digits.py",
-        """
-        import os
-        import time
-
-        def probe(megabytes):
-            if os.fork() == 0:
-                held = bytearray(megabytes * 2**20)
-                held[::4096] = b"x" * len(held[::4096])
-                time.sleep(30)
-                os._exit(0)
-            os.wait()
-            return "done"
-
-        def slow(seconds):
-            return seconds
-        """,
-    )
-    tests = probe_tests(tmp_path / "tests", {"child hog": "probe(600)"})
-    result = grade_submission(
-        submission=submission, tests_dir=tests, memory_limit_bytes=500 * 2**20
+@pytest.mark.parametrize("how", ["child", "memfd", "shm"])
+def test_memory_in_children_memfds_and_shared_memory_counts_towards_the_cap(
+    tmp_path: Path, how: str
+) -> None:
+    before = set(os.listdir("/dev/shm"))
+    result = grade(
+        tmp_path, {how: f"probe({how!r})"}, source=MEMORY, memory_limit_bytes=500 * 2**20
     )
     assert not result.tests[0].passed
     assert "used more than the 500 MB memory limit" in result.tests[0].output
     assert result.execution_time < 25
+    assert set(os.listdir("/dev/shm")) <= before  # nothing left in the machine's /dev/shm
+
+
+def test_without_a_control_group_resident_memory_is_still_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(sandbox.MODE_VARIABLE, "minimal")
+    result = grade(
+        tmp_path, {"child": "probe('child')"}, source=MEMORY, memory_limit_bytes=500 * 2**20
+    )
+    assert "used more than the 500 MB memory limit" in result.tests[0].output
+
+
+# --- no shared state, no permission changes ----------------------------------------------------
+
+OLD_STATE = Path(tempfile.gettempdir()) / "mnist-lab-grading-permissions.json"
+OLD_LOCK = Path(tempfile.gettempdir()) / "mnist-lab-grading-permissions.lock"
+OLD_TEMP = Path(tempfile.gettempdir()) / "mnist-lab-grading-permissions.tmp"
+
+
+def test_no_grading_state_in_shared_tmp_and_no_permission_changed(tmp_path: Path) -> None:
+    """What broke 0.1.0: a planted state file made root chmod a path of its choice, a held lock
+    blocked every grading, a folder at the temp path broke every run."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.chmod(victim, 0o700)
+    for path in (OLD_STATE, OLD_LOCK):  # what an mnist-lab 0.1.0 run may have left behind
+        path.unlink(missing_ok=True)
+    if OLD_TEMP.is_dir():
+        OLD_TEMP.rmdir()
+    OLD_STATE.write_text(json.dumps({"holders": [], "modes": {str(victim): 0o777}}))
+    OLD_TEMP.mkdir()
+    from mnist_lab.grading.grade import default_tests_dir
+
+    watched = [default_tests_dir(), Path("/"), Path(tempfile.gettempdir()), victim]
+    modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in watched}
+    try:
+        with open(OLD_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held by "another submission" all along
+            result = grade(tmp_path, {"works": "assert slow(0) == 0"})
+        assert result.tests[0].passed
+        assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in watched} == modes
+    finally:
+        OLD_STATE.unlink(missing_ok=True)
+        OLD_LOCK.unlink(missing_ok=True)
+        OLD_TEMP.rmdir()
+
+
+# --- what crosses the channel ------------------------------------------------------------------
+
+
+def test_a_padded_reply_is_a_grader_error_and_the_grader_stays_small(tmp_path: Path) -> None:
+    source = """
+        import os
+        import socket
+        import struct
+
+        def probe(what):
+            header = struct.pack(">Q", 2 * 2**30)  # "2 GB follow"
+            for fd in range(3, 64):
+                try:
+                    socket.socket(fileno=os.dup(fd)).send(header + b"[" * 2**20)
+                except OSError:
+                    pass
+            return "sent"
+
+        def slow(seconds):
+            return seconds
+    """
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = grade(tmp_path, {"pads": "probe(1)"}, source=source)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert result.grader_error is not None
+    assert "malformed" in result.grader_error
+    assert grown_kb < 200 * 1024
+
+
+HIDDEN_INPUTS = """
+    import os
+    import time
+
+    SEEN = []
+
+    def probe(value):
+        SEEN.append(value)
+        with open(os.path.expanduser("~/seen.txt"), "a") as log:
+            log.write(repr(value) + "\\n")
+        try:
+            logged = open(os.path.expanduser("~/seen.txt")).read()
+        except OSError:
+            logged = ""
+        raise ValueError(f"seen: {SEEN!r} logged: {logged!r}")
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+def test_nothing_of_a_hidden_case_reaches_a_public_case(tmp_path: Path) -> None:
+    result = grade(
+        tmp_path,
+        {
+            "hidden one": "probe('hidden-input-41')",
+            "public one": "probe('public-input')",
+            "hidden two": "probe('hidden-input-42')",
+            "public two": "probe('public-input-2')",
+        },
+        source=HIDDEN_INPUTS,
+        hidden=("hidden one", "hidden two"),
+    )
+    public = [case for case in result.tests if not case.hidden]
+    assert [case.name for case in public] == ["probe: public one", "probe: public two"]
+    assert all("hidden-input" not in case.output for case in public)
+    hidden = [case for case in result.tests if case.hidden]
+    assert all("public-input" not in case.output for case in hidden)  # a fresh worker
+
+
+DEEP_TREE = """
+    import os
+
+    def probe(depth):
+        fd = os.open(".", os.O_RDONLY)
+        for _ in range(depth):
+            os.mkdir("d" * 30, dir_fd=fd)
+            below = os.open("d" * 30, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+        os.chmod("d" * 30, 0)  # the top of the chain: unreadable, unwritable
+        return "built"
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+@pytest.mark.parametrize("mode", ["auto", "minimal"])
+def test_a_3000_deep_folder_chain_is_cleaned_up_and_results_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv(sandbox.MODE_VARIABLE, mode)
+    scratch_before = set(Path(tempfile.gettempdir()).glob("mnist-lab-worker-*"))
+    results = tmp_path / "results.json"
+    result = grade(
+        tmp_path, {"deep": "assert probe(3000) == 'built'"}, source=DEEP_TREE, results_path=results
+    )
+    assert result.tests[0].passed
+    assert json.loads(results.read_text())["score"] == 1
+    assert set(Path(tempfile.gettempdir()).glob("mnist-lab-worker-*")) == scratch_before

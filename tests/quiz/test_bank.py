@@ -41,6 +41,16 @@ def test_packaged_bank_mixes_all_five_types(bank):
     assert {question.type for question in bank.questions} == set(QUESTION_TYPES)
 
 
+def test_every_free_text_question_has_a_rubric_for_graders_and_a_checklist_for_students(bank):
+    free_text = [question for question in bank.questions if question.type == "text"]
+    assert free_text
+    for question in free_text:
+        assert sum(item.points for item in question.rubric) == question.points, question.id
+        for item in question.rubric:
+            assert len(item.criterion.split()) >= 8, question.id
+            assert "?" in item.check, question.id
+
+
 def test_every_question_is_fully_documented(bank):
     for question in bank.questions:
         assert question.reference_answer.endswith((".", "!", "?")), question.id
@@ -145,7 +155,7 @@ def test_grade_multiple_right_minus_wrong_over_k_clamped_at_zero():
     assert grade_response(question, "o0") == 0  # a bare string is not a selection
 
 
-def test_grade_numeric_tolerance_is_inclusive():
+def test_grade_numeric_tolerance_is_inclusive_as_in_moodle():
     question = _question(type="numeric", answer=0.784, tolerance=0.005)
     assert grade_response(question, 0.789) == 4
     assert grade_response(question, "0.779") == 4
@@ -157,23 +167,84 @@ def test_grade_numeric_tolerance_is_inclusive():
     assert grade_response(exact, "784") == 4
     assert grade_response(exact, 785) == 0
     assert grade_response(_question(type="numeric", answer=0.3), 0.1 + 0.2) == 4
+    # Moodle's slack is relative: 1e-14 of the answer, not an absolute 1e-9.
+    big = _question(type="numeric", answer=25_166_336)
+    assert grade_response(big, 25_166_336 + 1e-7) == 4
+    assert grade_response(big, 25_166_336 + 1e-6) == 0
+    small = _question(type="numeric", answer=0.001)
+    assert grade_response(small, 0.001 + 5e-18) == 4
+    assert grade_response(small, 0.001 + 1e-16) == 0
 
 
-def test_grade_short_normalisations():
-    question = _question(type="short", accepted=["np.argmax"], normalise=["case", "punctuation"])
+@pytest.mark.parametrize(
+    ("response", "points"),
+    [  # what Moodle 4.2 gave each response (../shared/notes/moodle-import-facts.md)
+        ("784", 4),
+        ("784 px", 4),
+        ("784px", 4),
+        ("784 values", 4),
+        ("7 84", 4),
+        ("7.84x10^2", 4),
+        ("7.84*10^2", 4),
+        ("7.84×10^2", 4),
+        ("7.84x10**2", 4),
+        ("7.84e2", 4),
+        ("٧٨٤", 0),
+        ("７８４", 0),
+        ("inf", 0),
+        ("nan", 0),
+        ("1e400", 0),
+        ("abc", 0),
+        ("", 0),
+    ],
+)
+def test_grade_numeric_reads_numbers_as_moodle_does(response, points):
+    assert grade_response(_question(type="numeric", answer=784), response) == points
+
+
+@pytest.mark.parametrize(
+    ("answer", "tolerance", "response", "points"),
+    [
+        (1290, 0, "1,290", 4),
+        (1290, 0, "1 290", 4),
+        (1290, 0, "1_290", 0),  # read as 1, with "_290" as unit text
+        (1290, 0, "1.290", 0),  # read as 1.29
+        (0.7843, 0.005, "0.78", 4),
+        (0.7843, 0.005, "0,7843", 0),  # the comma separates thousands: 7843
+        (0.7843, 0.005, "200/255", 0),  # read as 200
+    ],
+)
+def test_grade_numeric_separators_as_moodle(answer, tolerance, response, points):
+    question = _question(type="numeric", answer=answer, tolerance=tolerance)
+    assert grade_response(question, response) == points
+
+
+def test_grade_short_trims_the_ends_and_compares_the_rest_as_an_lms_does():
+    question = _question(type="short", accepted=["np.argmax", "soft max"], normalise=["case"])
     assert grade_response(question, "NP.ArgMax") == 4
-    assert grade_response(question, "np.argmax()") == 4
-    assert grade_response(question, " np.argmax") == 0  # whitespace not normalised here
+    assert grade_response(question, " np.argmax\t\n") == 4  # the ends are trimmed, always
+    assert grade_response(question, "np.argmax()") == 0  # punctuation is compared as typed
+    assert grade_response(question, "np.argmax.") == 0
+    assert grade_response(question, "soft max") == 4
+    assert grade_response(question, "soft  max") == 0  # Moodle does not collapse inner spaces
+    assert grade_response(question, "soft\tmax") == 0
+    assert grade_response(question, "\xa0soft max") == 0  # PHP's trim keeps a no-break space
+    assert grade_response(question, "SOFT MAX") == 4
+    assert grade_response(question, "ſoft max") == 4  # simple case folding: long s is s
+    assert grade_response(question, 7) == 0
     strict = _question(type="short", accepted=["softmax"], normalise=[])
     assert grade_response(strict, "softmax") == 4
     assert grade_response(strict, "Softmax") == 0
-    spaced = _question(type="short", accepted=["one hot"], normalise=["whitespace"])
-    assert grade_response(spaced, "  one \t  hot ") == 4
-    assert grade_response(spaced, 7) == 0
+    german = _question(type="short", accepted=["Straße"], normalise=["case"])
+    assert grade_response(german, "STRASSE") == 0  # no full case folding (ß is not ss)
+    assert grade_response(german, "STRAẞE") == 4  # capital sharp s folds to ß
+    composed = _question(type="short", accepted=["café"], normalise=[])
+    assert grade_response(composed, "cafe\u0301") == 4  # Moodle compares in NFC form
 
 
 def test_grade_text_is_not_auto_graded():
-    assert grade_response(_question(type="text"), "my essay") is None
+    rubric = [{"points": 4, "criterion": "says why", "check": "Why?"}]
+    assert grade_response(_question(type="text", rubric=rubric), "my essay") is None
 
 
 # ---------------------------------------------------------------- validation
@@ -295,6 +366,70 @@ BROKEN_BANKS = {
     "empty tags": (_set(1, "tags", []), "second", "tags", "non-empty list"),
     "unknown source": (_set(1, "source", "book"), "second", "source", "'book' is not one of"),
     "text field given a number": (_set(0, "stem", 784), "first", "stem", "must be text"),
+    "unknown figure": (_set(0, "figure", "loss-plot"), "first", "figure", "not one of"),
+    "free text with right/wrong feedback": (
+        lambda data: (
+            data["questions"][1].update(
+                type="text",
+                rubric=[{"points": 1, "criterion": "c", "check": "k"}],
+                feedback_correct="Well done.",
+                **{"answer": None, "tolerance": None},
+            )
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "feedback_correct",
+        "rubric[].check",
+    ),
+    "free text without rubric": (
+        lambda data: (
+            data["questions"][1].update(type="text")
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "rubric",
+        "missing",
+    ),
+    "rubric points do not add up": (
+        lambda data: (
+            data["questions"][1].update(
+                type="text", points=2, rubric=[{"points": 1, "criterion": "c", "check": "k"}]
+            )
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "rubric",
+        "add up to 1, but the question is worth 2",
+    ),
+    "rubric line without check": (
+        lambda data: (
+            data["questions"][1].update(type="text", rubric=[{"points": 1, "criterion": "c"}])
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "rubric[0].check",
+        "missing",
+    ),
+    "retired normalisation": (
+        lambda data: (
+            data["questions"][1].update(
+                type="short", accepted=["a b"], normalise=["case", "whitespace"]
+            )
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "normalise",
+        "'whitespace' is no longer available",
+    ),
+    "accepted answer with a double space": (
+        lambda data: (
+            data["questions"][1].update(type="short", accepted=["soft  max"])
+            or [data["questions"][1].pop(name) for name in ("answer", "tolerance")]
+        ),
+        "second",
+        "accepted",
+        "single spaces",
+    ),
 }
 
 

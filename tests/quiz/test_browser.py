@@ -1,14 +1,18 @@
 """The student page and the answer key in a real browser (Debian's Chromium, headless).
 
-A student answers every question type with the keyboard only and reads the feedback and the
-live region; axe-core finds no accessibility violation in the light or the dark colour scheme;
-the page makes no network request; screenshots go to test-artifacts/quiz/ (or
-$MNIST_LAB_ARTIFACTS) for a human to look at.
+A student answers every question type with the keyboard only and reads the feedback, the
+progress bar and the live region; a decimal comma or a stray double space gets "Not understood"
+instead of a verdict; a free-text attempt shows what a good answer addresses (and, on a
+practice page, the model answer); "Clear all answers" starts again; axe-core finds no
+accessibility violation in the light or the dark colour scheme; the page makes no network
+request; screenshots go to test-artifacts/quiz/ (or $MNIST_LAB_ARTIFACTS) for a human to look
+at.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,10 +21,12 @@ from mnist_lab.quiz.bank import Bank, Question, load_bank
 from mnist_lab.quiz.html import (
     format_number,
     option_value,
+    page_questions,
     question_key,
     render_answer_key,
     render_student_page,
 )
+from mnist_lab.quiz.variants import bank_with_variants
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +42,28 @@ def artifacts(repo_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bank() -> Bank:
-    return load_bank()
+def bank_as_written() -> Bank:
+    return bank_with_variants(load_bank(), seed=0, variants=1)
 
 
 @pytest.fixture(scope="module")
-def pages(bank: Bank, tmp_path_factory) -> dict[str, str]:
+def bank(bank_as_written: Bank) -> Bank:
+    """The bank with each question's options in the order the page shows them."""
+    return replace(bank_as_written, questions=tuple(page_questions(bank_as_written, seed=0)))
+
+
+@pytest.fixture(scope="module")
+def pages(bank_as_written: Bank, tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("pages")
-    (folder / "quiz.html").write_text(render_student_page(bank=bank), "utf-8")
-    (folder / "answer-key.html").write_text(render_answer_key(bank=bank), "utf-8")
+    written = bank_as_written
+    (folder / "quiz.html").write_text(render_student_page(bank=written, seed=0), "utf-8")
+    (folder / "practice.html").write_text(
+        render_student_page(bank=written, seed=0, model_answers=True), "utf-8"
+    )
+    (folder / "answer-key.html").write_text(render_answer_key(bank=written, seed=0), "utf-8")
     return {
         "student": (folder / "quiz.html").as_uri(),
+        "practice": (folder / "practice.html").as_uri(),
         "key": (folder / "answer-key.html").as_uri(),
     }
 
@@ -138,7 +155,7 @@ def test_a_student_answers_every_question_type_by_keyboard(browser, pages, bank,
     numeric_number, numeric = first(bank, "numeric")
     tolerant_number, tolerant = first(bank, "numeric", tolerant=True)
     short_number, short = first(bank, "short")
-    text_number, _ = first(bank, "text")
+    text_number, text_question = first(bank, "text")
     plan = sorted(
         [
             (single_number, "single"),
@@ -210,7 +227,7 @@ def test_a_student_answers_every_question_type_by_keyboard(browser, pages, bank,
             assert student.option_feedback(number, wrong) == wrong_choice(option.feedback)
         elif kind in ("numeric", "tolerant"):
             question = numeric if kind == "numeric" else tolerant
-            student.tab_to(f"{q} input[type=number]")
+            student.tab_to(f"{q} input[inputmode=decimal]")
             assert student.focus_is_visible()
             page.keyboard.type(format_number(question.answer + 10 * question.tolerance + 1))
             student.press("Enter")
@@ -218,12 +235,31 @@ def test_a_student_answers_every_question_type_by_keyboard(browser, pages, bank,
             assert plain(question.feedback_incorrect) in student.outcome(number)
             within = question.answer + question.tolerance / 2
             student.press("Control+A")
-            page.keyboard.type(format_number(within))
+            if kind == "tolerant":  # a decimal comma: no verdict, but how to write it
+                comma = format_number(within).replace(".", ",")
+                page.keyboard.type(comma)
+                student.press("Enter")
+                student.announced(number, f"Not understood: “{comma}”.")
+                assert student.outcome(number).endswith(
+                    f"write decimals with a point: {format_number(within)}."
+                )
+                student.press("Control+A")
+                page.keyboard.type(f"{format_number(within)} ")
+            else:  # unit text is ignored, as an LMS ignores it, and the page says so
+                page.keyboard.type(f"{format_number(within)} px")
             student.press("Enter")
             student.announced(number, "Correct: 1 of 1 point.")
             assert plain(question.feedback_correct) in student.outcome(number)
+            if kind != "tolerant":
+                assert student.outcome(number).endswith(
+                    f"Read as {format_number(within)}; the text “px” after it is ignored."
+                )
         elif kind == "short":
             student.tab_to(f"{q} input[type=text]")
+            page.keyboard.type(f"{short.accepted[0]}.")
+            student.press("Enter")
+            student.announced(number, "Not understood: write only the answer, without a full")
+            student.press("Control+A")
             page.keyboard.type(f"  {short.accepted[0].upper()}  ")
             student.press("Enter")
             student.announced(number, "Correct: 1 of 1 point.")
@@ -235,12 +271,21 @@ def test_a_student_answers_every_question_type_by_keyboard(browser, pages, bank,
             student.press("Shift+Tab")
             page.keyboard.type("A perceptron is one neuron; a Dense layer is many of them.")
             student.press("Tab", "Space")
-            assert student.outcome(number).startswith("Noted. Free-text answers are graded by")
-            student.announced(number, "Noted.")
+            checklist = [plain(item.check) for item in text_question.rubric]
+            shown = [line for line in student.outcome(number).splitlines() if line]
+            assert shown == ["Not scored here. A good answer addresses:", *checklist]
+            student.announced(number, "Not scored here.")
+            assert text_question.reference_answer[:40] not in page.content()
 
     summary = page.locator("#quiz-summary").inner_text()
-    assert summary.startswith("So far: ")
-    assert "on the 5 auto-checked questions" in summary
+    assert summary.startswith("Points so far: ")
+    assert "on the 5 auto-checked questions you have checked" in summary
+    assert page.locator("#quiz-progress-score").inner_text() == summary
+    assert (
+        page.locator("#quiz-progress-label").inner_text()
+        == "Checked 6 of " + str(sum(q.variant_of is None for q in bank.questions)) + " questions"
+    )
+    assert page.locator("#quiz-progress-meter").evaluate("e => e.value") == 6
     page.locator(f"#{question_key(single_number)}").screenshot(
         path=artifacts / "student-single-checked.png"
     )
@@ -263,7 +308,12 @@ def answer_some(page, bank: Bank) -> None:
             page.check(f"#{question_key(multiple_number)}-{option_value(index)}")
     numeric_number, _ = first(bank, "numeric")
     page.fill(f"#{question_key(numeric_number)} input", "1")
-    for number in (single_number, multiple_number, numeric_number, first(bank, "short")[0]):
+    tolerant_number, _ = first(bank, "numeric", tolerant=True)
+    page.fill(f"#{question_key(tolerant_number)} input", "0,5")  # not understood
+    text_number, _ = first(bank, "text")
+    page.fill(f"#{question_key(text_number)} textarea", "An attempt.")  # the checklist
+    numbers = [single_number, multiple_number, numeric_number, tolerant_number, text_number]
+    for number in (*numbers, first(bank, "short")[0]):
         page.click(f"#{question_key(number)} button")
     page.wait_for_function("() => document.getElementById('quiz-live').textContent !== ''")
 
@@ -275,9 +325,9 @@ def test_axe_finds_no_violations(browser, pages, bank, axe_source, artifacts, sc
     )
     page = context.new_page()
     report = {}
-    for name in ("student", "key"):
+    for name in ("student", "practice", "key"):
         page.goto(pages[name])
-        if name == "student":
+        if name != "key":
             answer_some(page, bank)
         page.add_script_tag(content=axe_source)
         result = page.evaluate("async () => await axe.run(document)")
@@ -313,4 +363,85 @@ def test_print_hides_the_controls_and_keeps_questions_whole(browser, pages, arti
     assert set(breaks) == {"avoid"}
     page.pdf(path=artifacts / "answer-key.pdf", format="A4")
     assert (artifacts / "answer-key.pdf").read_bytes().startswith(b"%PDF")
+    page.close()
+
+
+def test_clear_all_answers_starts_again(browser, pages, bank) -> None:
+    page = browser.new_page()
+    page.goto(pages["student"])
+    answer_some(page, bank)
+    assert page.locator(".outcome:visible").count() == 6
+    dialogs: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click("#quiz-reset")
+    assert page.locator(".outcome:visible").count() == 6  # "Cancel" keeps everything
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click("#quiz-reset")
+    page.wait_for_function("() => document.getElementById('quiz-live').textContent !== ''")
+    assert dialogs == ["Clear every answer and all feedback on this page?"] * 2
+    assert page.locator(".outcome:visible").count() == 0
+    assert page.locator(".option-feedback:visible").count() == 0
+    assert page.locator("input:checked").count() == 0
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('input[type=text], textarea')].every(f => !f.value)"
+    )
+    assert page.locator("#quiz-progress-label").inner_text().startswith("Checked 0 of ")
+    assert page.locator("#quiz-live").inner_text() == "All answers cleared."
+    page.close()
+
+
+def test_a_practice_page_shows_the_model_answer_after_a_right_or_free_text_attempt(
+    browser, pages, bank, artifacts
+) -> None:
+    page = browser.new_page()
+    page.goto(pages["practice"])
+    text_number, text_question = first(bank, "text")
+    page.fill(f"#{question_key(text_number)} textarea", "An attempt.")
+    page.click(f"#{question_key(text_number)} button")
+    model = page.locator(f"#{question_key(text_number)} .outcome .model")
+    assert model.inner_text() == "Model answer: " + plain(text_question.reference_answer)
+    single_number, single = first(bank, "single")
+    wrong = next(i for i, o in enumerate(single.options, start=1) if not o.correct)
+    right = next(i for i, o in enumerate(single.options, start=1) if o.correct)
+    q = f"#{question_key(single_number)}"
+    page.check(f"{q}-{option_value(wrong)}")
+    page.click(f"{q} button")
+    assert page.locator(f"{q} .outcome .model").count() == 0
+    page.check(f"{q}-{option_value(right)}")
+    page.click(f"{q} button")
+    assert page.locator(f"{q} .outcome .model").inner_text() == "Model answer: " + plain(
+        single.reference_answer
+    )
+    page.locator(f"#{question_key(text_number)}").screenshot(
+        path=artifacts / "practice-free-text-checked.png"
+    )
+    page.close()
+
+
+def test_the_figures_are_drawn_and_described(browser, pages, bank, artifacts) -> None:
+    page = browser.new_page()
+    page.goto(pages["student"])
+    figures = page.locator("svg.figure")
+    named = [q for q in bank.questions if q.figure]
+    assert figures.count() == len(named) == 2
+    for index, question in enumerate(named):
+        figure = figures.nth(index)
+        box = figure.bounding_box()
+        assert box["width"] > 300
+        assert box["height"] > 150
+        assert figure.get_attribute("role") == "img"
+        label = figure.evaluate(
+            "e => e.getAttribute('aria-labelledby').split(' ')"
+            ".map(id => document.getElementById(id).textContent).join(' ')"
+        )
+        assert len(label.split()) > 20
+        number = bank.questions.index(question) + 1
+        page.locator(f"#{question_key(number)}").screenshot(
+            path=artifacts / f"{question.figure}.png"
+        )
     page.close()

@@ -10,6 +10,7 @@ import pytest
 
 from mnist_lab.quiz.bank import load_bank, parse_bank
 from mnist_lab.quiz.gift import escape, gift_text, question_gift
+from mnist_lab.quiz.lms import checklist_html, paragraph_html
 from mnist_lab.quiz.variants import bank_with_variants
 
 SPECIAL = "a~b=c#d{e}f:g\\h"
@@ -76,28 +77,44 @@ def test_every_question_has_its_id_as_title(text, bank):
     ]
 
 
-def test_essay_reference_answer_only_in_a_comment(text, bank):
+def test_essay_reference_answer_and_rubric_only_in_comments(text, bank):
     for question in bank.questions:
         if question.type != "text":
             continue
         lines = [line for line in text.splitlines() if question.reference_answer in line]
         assert lines
         assert all(line.startswith("// ") for line in lines)
+        for item in question.rubric:
+            assert next(line for line in text.splitlines() if item.criterion in line).startswith(
+                "// Rubric: 1 point(s) when the answer "
+            )
         assert f"::{question.id}::" in text
         block = text[text.index(f"::{question.id}::") :].split("\n\n")[0]
-        assert block.rstrip().endswith("{}")
+        # An essay whose general feedback is what a good answer addresses.
+        assert block.rstrip().endswith("}")
+        general = _unescape(block[block.index("{####") + 5 : -1])
+        assert general == checklist_html(question)
 
 
-def test_numeric_answers_have_tolerance(text, bank):
+def test_numeric_answers_have_tolerance_and_wrong_answer_feedback(text, bank):
     question = bank.question("mnist-pixel-after-normalize")
     assert "\t=0.7843:0.005#" in text[text.index(f"::{question.id}::") :]
     assert "{#\n\t=100480:0#" in text
+    for question in bank.questions:
+        if question.type == "numeric":
+            block = text[text.index(f"::{question.id}::") :].split("\n\n")[0]
+            wrong = [line for line in block.splitlines() if line.startswith("\t~")]
+            # Moodle's GIFT importer turns "~#feedback" into a catch-all wrong answer.
+            assert wrong == [f"\t~#{escape(paragraph_html(question.feedback_incorrect))}"]
 
 
 def test_multiple_choice_weights(text):
-    block = text[text.index("::mnist-softmax::") :].split("\n\n")[0]
-    assert block.count("~%50%") == 2
-    assert block.count("~%-50%") == 2
+    block = text[text.index("::mnist-softmax::") :].split("\n\n")[0]  # 4 of 6 correct
+    assert block.count("~%25%") == 4
+    assert block.count("~%-25%") == 2
+    block = text[text.index("::mnist-validation-vs-test::") :].split("\n\n")[0]  # 1 of 4
+    assert block.count("~%100%") == 1
+    assert block.count("~%-100%") == 3
 
 
 def test_variant_categories(text, bank):

@@ -10,16 +10,20 @@ from collections.abc import Iterator
 import lxml.html
 import pytest
 
-from mnist_lab.quiz.bank import Bank, Question, load_bank, normalise_text, parse_bank
+from mnist_lab.quiz.bank import Bank, Question, load_bank, parse_bank
+from mnist_lab.quiz.figures import render_figure
 from mnist_lab.quiz.html import (
     QuizPageError,
+    _numeric_buckets,
     format_number,
     inline_code,
     option_value,
+    page_questions,
     question_key,
     render_answer_key,
     render_student_page,
 )
+from mnist_lab.quiz.responses import comparison_form
 from mnist_lab.quiz.variants import bank_with_variants
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)>.*?</\1>", re.S)  # the bank-independent assets
@@ -29,7 +33,11 @@ QUESTION_LABEL = re.compile(
     r"[Qq]uestion \d+(?: of \d+\s+· [\d.]+ points?)?|\b(?:id|data-number|data-question|for|name)"
     r'="q?\d+[^"]*"'
 )
-SUMMARY = re.compile(r'<p class="summary".*?</p>', re.S)
+# The page's own counts (questions per section, points so far) are not answers either.
+SUMMARY = re.compile(
+    r'<p class="summary".*?</p>|<nav class="contents".*?</nav>|<div class="progress-bar".*?</div>',
+    re.S,
+)
 CORRECT_MARKERS = re.compile(
     r"""["']?\bcorrect["']?\s*[:=]\s*["']?(true|1|yes)\b|data-correct|is-correct|\bchecked\b""",
     re.I,
@@ -52,10 +60,16 @@ def answer_key(bank: Bank) -> str:
 
 
 def displayed_fragments(bank: Bank) -> list[str]:
-    """The texts the student must read (stems, option texts), as the page renders them."""
+    """What the student must see (stems, option texts, figures), as the page renders it."""
     texts = [question.stem for question in bank.questions]
     texts += [option.text for question in bank.questions for option in question.options]
-    return sorted((str(inline_code(text)) for text in texts), key=len, reverse=True)
+    fragments = [str(inline_code(text)) for text in texts]
+    fragments += [
+        str(render_figure(question.figure, id_prefix=f"{question_key(number)}-figure"))
+        for number, question in enumerate(bank.questions, start=1)
+        if question.figure
+    ]
+    return sorted(fragments, key=len, reverse=True)
 
 
 def searchable(page: str, bank: Bank, *, strip_displayed: bool = True) -> str:
@@ -91,7 +105,7 @@ def forbidden(question: Question) -> Iterator[tuple[str, str, bool]]:
         yield f"feedback of option {option.id}", option.feedback, False
     for answer in question.accepted:
         yield "accepted answer", answer, True
-        yield "normalised accepted answer", normalise_text(answer, question.normalise), True
+        yield "normalised accepted answer", comparison_form(answer, question.normalise), True
     if question.type == "numeric":
         for written in written_numbers(question):
             yield "numeric answer", written, True
@@ -139,7 +153,12 @@ def test_student_page_is_one_self_contained_file(student_page: str) -> None:
     assert "://" not in student_page  # no URL of any kind: nothing to fetch
     document = lxml.html.fromstring(student_page)
     assert document.xpath("//*[@src]") == []
-    assert [link.get("href") for link in document.xpath("//*[@href]")] == ["#main"]
+    links = [link.get("href") for link in document.xpath("//*[@href]")]
+    assert links[0] == "#main"
+    assert len(links) == 4
+    for link in links:  # only links within the page, each to an element that exists
+        assert link.startswith("#")
+        assert len(document.xpath(f"//*[@id='{link[1:]}']")) == 1
     policy = document.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")[0]
     assert "default-src 'none'" in policy
     assert "form-action 'none'" in policy
@@ -159,7 +178,7 @@ def test_every_question_is_a_fieldset_with_native_inputs(student_page: str, bank
     expected_inputs = {
         "single": "radio",
         "multiple": "checkbox",
-        "numeric": "number",
+        "numeric": "text",  # a number field would turn "0,78" into 78; the page reads the text
         "short": "text",
         "text": None,
     }
@@ -173,6 +192,8 @@ def test_every_question_is_a_fieldset_with_native_inputs(student_page: str, bank
             assert len(form.xpath(".//textarea")) == 1
         else:
             assert {field.get("type") for field in inputs} == {expected_inputs[question.type]}
+        if question.type == "numeric":
+            assert inputs[0].get("inputmode") == "decimal"
         for field in form.xpath(".//input | .//textarea"):  # every field has a label
             assert len(document.xpath(f"//label[@for='{field.get('id')}']")) == 1
         if question.options:
@@ -194,6 +215,7 @@ def test_backticks_become_code_and_markup_is_escaped() -> None:
                     "id": "q-one",
                     "type": "text",
                     "stem": "Use `model.fit(x, y)` & not <script>alert(1)</script>; lone ` stays.",
+                    "rubric": [{"points": 1, "criterion": "says <b>why</b>", "check": "Why?"}],
                     "reference_answer": "Because.",
                     "objective": "o",
                     "tags": ["t"],
@@ -208,14 +230,17 @@ def test_backticks_become_code_and_markup_is_escaped() -> None:
     assert "; lone ` stays." in page
     assert "<title>T &lt;b&gt;&amp;</title>" in page
     assert "Because." not in page
-    assert "Because." in render_answer_key(bank=bank)
+    key = render_answer_key(bank=bank)
+    assert "Because." in key
+    assert "says &lt;b&gt;why&lt;/b&gt;" in key
 
 
 def test_answer_key_shows_every_answer_and_rationale(answer_key: str, bank: Bank) -> None:
     document = lxml.html.fromstring(answer_key)
     articles = document.xpath("//article[@class='key-question']")
     assert [a.get("id") for a in articles] == [f"key-{q.id}" for q in bank.questions]
-    for article, question in zip(articles, bank.questions, strict=True):
+    # Options in the order the page of the same seed shows them, so "option C" is one option.
+    for article, question in zip(articles, page_questions(bank, seed=0), strict=True):
         text = article.text_content()
         assert question.reference_answer.replace("`", "") in text
         assert question.objective in text
@@ -231,6 +256,11 @@ def test_answer_key_shows_every_answer_and_rationale(answer_key: str, bank: Bank
             assert format_number(question.answer) in text
             if question.tolerance:
                 assert f"± {format_number(question.tolerance)}" in text
+        if question.type == "text":
+            rows = article.xpath(".//table[@class='rubric']/tbody/tr")
+            assert [row.xpath("./td")[1].text_content() for row in rows] == [
+                item.criterion.replace("`", "") for item in question.rubric
+            ]
     assert "@media print" in answer_key
     assert "break-inside: avoid" in answer_key
 
@@ -244,7 +274,7 @@ def test_rendering_is_deterministic_and_the_salt_changes_every_box(bank: Bank) -
     assert boxes.isdisjoint(re.findall(r'"t":"([0-9a-f]{32})"', other))
 
 
-def test_bad_titles_and_uncheckable_numbers_are_refused(bank: Bank) -> None:
+def test_bad_titles_are_refused_and_every_number_is_checkable(bank: Bank) -> None:
     with pytest.raises(QuizPageError, match="title must be non-empty"):
         render_student_page(bank=bank, title="  ")
     with pytest.raises(QuizPageError, match="salt must be non-empty"):
@@ -254,7 +284,7 @@ def test_bad_titles_and_uncheckable_numbers_are_refused(bank: Bank) -> None:
             "title": "T",
             "questions": [
                 {
-                    "id": "too-big",
+                    "id": "huge",
                     "type": "numeric",
                     "stem": "s",
                     "answer": 1e300,
@@ -268,5 +298,47 @@ def test_bad_titles_and_uncheckable_numbers_are_refused(bank: Bank) -> None:
         },
         file="test.yaml",
     )
-    with pytest.raises(QuizPageError, match=r"question 'too-big', field 'answer'"):
-        render_student_page(bank=huge)
+    # Moodle's tolerance grows with the answer, so even 1e300 needs bucket indices that both
+    # Python and JavaScript write as the same integer (below 2**53).
+    assert max(abs(bucket) for bucket in _numeric_buckets(huge.questions[0])) < 2**53
+    assert "Big." not in render_student_page(bank=huge)
+
+
+def shown_options(page: str, bank: Bank) -> list[list[str]]:
+    """The option texts of every choice question, in the order the page shows them."""
+    document = lxml.html.fromstring(page)
+    return [
+        [span.text_content() for span in form.xpath(".//div[@class='option']/label/span")]
+        for form in document.xpath("//form[@class='question']")
+    ]
+
+
+def test_options_are_shown_in_an_order_drawn_from_the_seed(bank: Bank) -> None:
+    first = shown_options(render_student_page(bank=bank, seed=0), bank)
+    assert first == shown_options(render_student_page(bank=bank, seed=0), bank)
+    other = shown_options(render_student_page(bank=bank, seed=1), bank)
+    assert first != other
+    in_bank = [[option.text.replace("`", "") for option in q.options] for q in bank.questions]
+    choice = [i for i, q in enumerate(bank.questions) if q.options]
+    for i in choice:  # the same options, in another order
+        assert sorted(first[i]) == sorted(in_bank[i])
+    # Each question has its own order: not one permutation applied to every question.
+    permutations = {
+        tuple(in_bank[i].index(text) for text in first[i]) for i in choice if len(in_bank[i]) == 4
+    }
+    assert len(permutations) > 3
+    # The author's order (right answer first, in this bank) is not the page's.
+    right_first = [bank.questions[i].options[0].correct for i in choice]
+    shown_first = [
+        next(o for o in bank.questions[i].options if o.text.replace("`", "") == first[i][0]).correct
+        for i in choice
+    ]
+    assert sum(shown_first) < sum(right_first)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_page_text_is_mistaken_for_a_variant_answer(seed: int) -> None:
+    """The page's own words (messages, labels, figures) hold no number that a variant of some
+    seed could have as its answer, and no seed's page leaks an answer."""
+    bank = bank_with_variants(load_bank(), seed=seed, variants=5)
+    assert occurrences(render_student_page(bank=bank, seed=seed), bank) == []

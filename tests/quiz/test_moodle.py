@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from mnist_lab.quiz.bank import load_bank
-from mnist_lab.quiz.lms import text_html
+from mnist_lab.quiz.lms import checklist_html, text_html
 from mnist_lab.quiz.moodle import (
     ALLOWED_FRACTIONS,
     MoodleExportError,
@@ -75,14 +75,19 @@ def test_numerical_answers_have_the_tolerance(root, bank):
     assert questions["mnist-dense-128-params"].find("answer").findtext("text") == "100480"
 
 
-def test_essays_have_the_reference_answer_as_grader_information(root, bank):
+def test_essays_have_reference_answer_and_rubric_for_graders_and_a_checklist(root, bank):
     questions = _questions(root)
     for question in bank.questions:
         if question.type == "text":
             element = questions[question.id]
             assert element.get("type") == "essay"
-            assert question.reference_answer in element.findtext("graderinfo/text")
-            assert question.reference_answer not in element.findtext("generalfeedback/text")
+            grader = element.findtext("graderinfo/text")
+            assert text_html(question.reference_answer) in grader
+            for item in question.rubric:
+                assert text_html(item.criterion) in grader
+            general = element.findtext("generalfeedback/text")
+            assert general == checklist_html(question)
+            assert text_html(question.reference_answer) not in general
 
 
 def test_variants_are_in_one_category_per_template(root, bank):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lab.quiz.bank import load_bank
+from mnist_lab.quiz.lms import text_html
 from mnist_lab.quiz.qti import (
     CANVAS_TYPES,
     qti_files,
@@ -107,7 +108,9 @@ def test_essay_reference_answer_is_for_the_scorer_only(files, bank):
         item = next(i for i in root.iter("item") if i.get("ident") == question.id)
         feedback = item.find("itemfeedback[@ident='reference_answer']")
         assert feedback.get("view") == "Scorer"
-        assert question.reference_answer in "".join(feedback.itertext())
+        scorer = "".join(feedback.itertext())
+        assert text_html(question.reference_answer) in scorer
+        assert all(text_html(item.criterion) in scorer for item in question.rubric)
         assert not item.findall(".//displayfeedback[@linkrefid='reference_answer']")
 
 

@@ -1,10 +1,14 @@
-"""The page's JavaScript grader gives exactly the score of ``bank.grade_response``.
+"""The page's JavaScript grader gives exactly the score of ``bank.grade_response``, and reads
+typed responses exactly as ``mnist_lab.quiz.responses`` does.
 
 Every question of the real bank (and of a set of generated variants) is graded in the real
 headless Chromium through ``MnistQuiz.gradeResponse`` and in Python, on: every option (single),
-every subset of options (multiple), the answer and the exact edges of the tolerance band with
-their neighbouring floats (numeric), every accepted answer with case, punctuation, whitespace and
-Unicode variations (short), and malformed responses of every JSON type (all).
+every subset of options (multiple), the answer and the exact edges of Moodle's tolerance
+interval with their neighbouring floats, and the answer written the ways students write numbers
+(thousands separators, unit text, x10^n, decimal commas, other digits) (numeric), every accepted
+answer with case, punctuation, whitespace and Unicode variations (short), and malformed responses
+of every JSON type (all). The readings themselves (value, ignored unit text, the page's "not
+understood" problem and its suggestion) are compared too.
 """
 
 from __future__ import annotations
@@ -13,30 +17,53 @@ import itertools
 import math
 import string
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from mnist_lab.quiz import bank as bank_module
-from mnist_lab.quiz.bank import Bank, Question, grade_response, load_bank, normalise_text
-from mnist_lab.quiz.html import bucket_width, option_value, question_key, render_student_page
+from mnist_lab.quiz.bank import Bank, Question, grade_response, load_bank
+from mnist_lab.quiz.html import (
+    bucket_width,
+    option_value,
+    page_questions,
+    question_key,
+    render_student_page,
+)
+from mnist_lab.quiz.responses import numeric_interval, read_number, read_text
 from mnist_lab.quiz.variants import bank_with_variants
 
 pytestmark = pytest.mark.slow
 
 MALFORMED = [None, True, False, 0, 1, -1.5, "", "   ", "no-such-option", [], {}, ["no-such-option"]]
 MALFORMED += ["o_0", "o_99", ["o_0"]]  # shaped like page values, but not a question's option
-# Text variations that exercise Python's casefold, isspace and punctuation (each is prepended,
+# Text variations that exercise case folding, trimming and whitespace (each is prepended,
 # appended or substituted in the accepted answers below).
-WHITESPACE_SAMPLES = [" ", "\t", "\n", "\x1c", "\x1f", "\x85", "\xa0", "\u2003", "\u3000", "\ufeff"]
+WHITESPACE_SAMPLES = [" ", "\t", "\n", "\r", "\x00", "\x0b", "\x0c", "\x1c", "\x85", "\xa0"]
+WHITESPACE_SAMPLES += ["\u2003", "\u3000", "\ufeff"]
 CASE_SAMPLES = {"s": ["ſ", "S"], "k": ["K", "\u212a"], "i": ["I", "İ", "ı"], "a": ["A", "ª"]}
+# How students write numbers, as templates filled with a number's digits ({} = the answer).
+NUMBER_FORMS = [
+    "{} px", "{}px", "{} values", "{} pixels", " {}\t", "+{}", "{}.", "{}.0", "{}e0", "{}E0",
+    "{}x10^0", "{}*10^0", "{}×10^0", "{}x10**0", "{}X10^0", "{}/1", "{}_0", "{} 0", "{},0",
+    "{}.5.5", "{}e", "{}e+", "≈{}", "~{}", "−{}", "({})", "{}%", "{} 000",
+]  # fmt: skip
+# Readings that exercise every rule and problem, independent of any answer.
+NUMBER_TEXTS = [
+    "784", "784 px", "1,290", "1 290", "1\u2009290", "1\xa0290", "1_290", "1.290", "1.290,5",
+    "0,78", "0,7843", ",5", "7,84", "1,2,3", "12,345,678", "12,345,678.5", "1,29", "0,784",
+    "-1,290.5", "1,290e3", "1,290px", "7.84x10^2", "7.84*10^2", "7.84×10^2", "7.84x10**2",
+    "7.84X10^2", "7.84e2", "7.84E+2", "7.84e-2", ".5", "5.", "+784", "-.5", "200/255", "١٢", "٧٨٤",
+    "７８４", "7８4", "𝟕𝟖𝟒", "inf", "-inf", "nan", "1e400", "-1e400", "1e-400", "abc", "x",
+    "e5", ".", "-", "+", "", "   ", "\t784\n", "\x00784\x0b", "\xa0784", "784\xa0", "0x10",
+    "1e5.5", "1..2", "1,,290", ",", "1,", "1 , 290", "1, 290", "12 345,5", "0.5 0.5",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
-    banks = parity_bank()
     path = tmp_path_factory.mktemp("parity") / "quiz.html"
-    path.write_text(render_student_page(bank=banks), "utf-8")
+    path.write_text(render_student_page(bank=raw_bank(), seed=0), "utf-8")
     browser_page = browser.new_page()
     errors: list[str] = []
     browser_page.on("pageerror", lambda error: errors.append(str(error)))
@@ -46,35 +73,46 @@ def page(browser, tmp_path_factory):
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
-def parity_bank() -> Bank:
+def raw_bank() -> Bank:
     return bank_with_variants(load_bank(), seed=2024, variants=2)
+
+
+def parity_bank() -> Bank:
+    """The bank with its options in the page's order (the page names them by position)."""
+    bank = raw_bank()
+    return replace(bank, questions=tuple(page_questions(bank, seed=0)))
 
 
 def numeric_responses(question: Question) -> Iterator[Any]:
     answer, tolerance = question.answer, question.tolerance
     assert answer is not None
-    reach = tolerance + bank_module.NUMERIC_SLACK
+    low, high = numeric_interval(answer, tolerance)
     width = bucket_width(question)
-    for edge in (answer - reach, answer + reach, answer - tolerance, answer + tolerance):
+    for edge in (low, high, answer - tolerance, answer + tolerance):
         yield edge
         yield math.nextafter(edge, math.inf)
         yield math.nextafter(edge, -math.inf)
+        yield repr(edge)
     for multiple in (0.5, 1, 1.5, 2, 3, 10, 1e6):
         yield answer + multiple * width
         yield answer - multiple * width
     yield from (answer, -answer, answer * (1 + 1e-15), answer + 1, answer - 1, 0.0, -0.0)
     yield from (1e300, -1e300, 5e-324, 2.0**53, 2.0**80)
     written = format(answer, "g") if not answer.is_integer() else str(int(answer))
-    yield from (written, f"  {written}\t", f"{written}.0", f"+{written}", f"{answer:e}")
-    yield from (f"\x1c{written}\x85", f"\ufeff{written}", f"{written}abc", f"{written},5")
-    digits = str(int(answer)) if answer.is_integer() else written
+    for form in NUMBER_FORMS:
+        yield form.format(written)
+    if answer.is_integer():
+        whole = int(answer)
+        yield from (f"{whole:,}", f"{whole:,}".replace(",", " "), f"{whole:,}".replace(",", "."))
+        yield from (f"{whole:,}".replace(",", "_"), f"{whole:,}".replace(",", "'"), f"{whole:e}")
+        yield f"{whole / 100:g}x10^2"
+    else:
+        yield from (written.replace(".", ","), f"{answer:.2f}".replace(".", ","), f"{answer:.2f}")
+        yield from (f"{answer * 255:g}/255", f"{answer * 100:g}%")
+    digits = written.replace(".", "")
     yield digits.translate(str.maketrans("0123456789", "０１２３４５６７８９"))  # full width
     yield digits.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))  # Arabic-Indic
-    if answer.is_integer() and abs(answer) >= 10:
-        yield digits[0] + "_" + digits[1:]  # PEP 515 underscores are numbers in Python
-        yield digits[0] + "__" + digits[1:]
-        yield "_" + digits
-    yield from ("nan", "inf", "-Infinity", "1e400", "0x10", ".", "1e", "e5", "1 0")
+    yield from NUMBER_TEXTS
 
 
 def short_responses(question: Question) -> Iterator[Any]:
@@ -84,11 +122,15 @@ def short_responses(question: Question) -> Iterator[Any]:
         yield accepted.title()
         yield f"  {accepted}  "
         yield accepted.replace(" ", "   ")
+        yield accepted.replace(" ", "\t")
         yield accepted.replace(".", " . ")
         yield f"{accepted}."
+        yield f"{accepted}(x)"
+        yield f"{accepted}( )"
         yield f"({accepted})!"
         yield accepted + "s"
         yield accepted[:-1]
+        yield accepted.replace("e", "e\u0301")  # decomposed accents: NFC composes them
         for space in WHITESPACE_SAMPLES:
             yield space + accepted + space
         for letter, lookalikes in CASE_SAMPLES.items():
@@ -96,7 +138,7 @@ def short_responses(question: Question) -> Iterator[Any]:
                 yield accepted.replace(letter, lookalike)
         yield accepted.upper().replace("SS", "ß")
         yield "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in accepted)
-    yield from ("ß", "ς", "ΑΣ", "ǅ", "ﬁ", "Ꭰ", "ꭰ", string.punctuation)
+    yield from ("ß", "ẞ", "ς", "ΑΣ", "ǅ", "ﬁ", "Ꭰ", "ꭰ", string.punctuation, "a  b", "a\u3000b")
 
 
 def responses(question: Question) -> Iterator[Any]:
@@ -168,7 +210,7 @@ def test_javascript_scores_equal_python_scores_on_every_question(page) -> None:
     assert len(cases) > 1000
 
 
-def test_javascript_normalisation_and_number_reading_equal_python(page) -> None:
+def test_javascript_reads_numbers_and_short_answers_as_python_does(page) -> None:
     texts = [
         response
         for question in parity_bank().questions
@@ -176,21 +218,17 @@ def test_javascript_normalisation_and_number_reading_equal_python(page) -> None:
         for response in short_responses(question)
     ]
     texts += ["Straße", "ΌΣΟΣ", "\u0130stanbul", "a\x1cb\x1dc", "a\u200bb", "x" * 70]
-    rule_sets = [
-        list(rules)
-        for size in range(4)
-        for rules in itertools.combinations(bank_module.NORMALISATIONS, size)
-    ]
-    cases = [(text, rules) for text in texts for rules in rule_sets]
-    normalised = page.evaluate(
-        "cases => cases.map(([text, rules]) => MnistQuiz.normaliseText(text, rules))", cases
+    cases = [(text, rules) for text in texts for rules in ([], ["case"])]
+    read = page.evaluate(
+        "cases => cases.map(([text, rules]) => MnistQuiz.readText(text, rules))", cases
     )
     wrong = [
-        f"{text!r} {rules}: Python {normalise_text(text, rules)!r}, JavaScript {got!r}"
-        for (text, rules), got in zip(cases, normalised, strict=True)
-        if normalise_text(text, rules) != got
+        f"{text!r} {rules}: Python {read_text(text, rules).to_dict()}, JavaScript {got}"
+        for (text, rules), got in zip(cases, read, strict=True)
+        if read_text(text, rules).to_dict() != got
     ]
     assert wrong == [], "\n".join(wrong)
+    assert {got["problem"] for got in read} == {None, "spacing", "arguments", "punctuation"}
 
     numbers = [
         response
@@ -198,13 +236,22 @@ def test_javascript_normalisation_and_number_reading_equal_python(page) -> None:
         if question.type == "numeric"
         for response in numeric_responses(question)
     ]
-    read = page.evaluate("values => values.map(value => MnistQuiz.parseNumber(value))", numbers)
+    read = page.evaluate("values => values.map(value => MnistQuiz.readNumber(value))", numbers)
     wrong = [
-        f"{value!r}: Python {bank_module._as_number(value)!r}, JavaScript {got!r}"
+        f"{value!r}: Python {read_number(value).to_dict()}, JavaScript {got}"
         for value, got in zip(numbers, read, strict=True)
-        if bank_module._as_number(value) != got
+        if read_number(value).to_dict() != got
     ]
     assert wrong == [], "\n".join(wrong)
+    problems = {got["problem"] for got in read}
+    assert problems == {None, "not-a-number", "digits", "comma", "comma-unclear", "trailing"}
+
+
+def test_javascript_tolerance_interval_equals_python(page) -> None:
+    pairs = [(q.answer, q.tolerance) for q in parity_bank().questions if q.type == "numeric"]
+    pairs += [(0.3, 0.0), (1e300, 0.0), (0.0, 0.0), (-5.5, 0.25), (1e-20, 1e-30), (7.0, 1e300)]
+    got = page.evaluate("pairs => pairs.map(([a, t]) => MnistQuiz.numericInterval(a, t))", pairs)
+    assert got == [list(numeric_interval(answer, tolerance)) for answer, tolerance in pairs]
 
 
 def test_javascript_sha256_equals_hashlib(page) -> None:

@@ -24,14 +24,28 @@ def test_same_seed_same_questions_other_seed_other_numbers():
 
 def test_known_seed_gives_known_ids():
     # Pinned so that a change of the drawing scheme (which would give every student other
-    # questions than the ones an instructor reproduces) is a deliberate, visible change.
+    # questions than the ones an instructor reproduces) is a deliberate, visible change. Changed
+    # deliberately after 0.1.0: plausible image shapes (aspect ratio at most 2) and class counts.
     ids = [question.id for question in generate_variants(seed=0, variants=1)]
     assert ids == [
-        "mnist-var-image-inputs-128x24x1",
-        "mnist-var-output-units-29",
+        "mnist-var-image-inputs-128x64x1",
+        "mnist-var-output-units-9",
         "mnist-var-dense-params-49152x512",
-        "mnist-var-model-params-9216x512x99",
+        "mnist-var-model-params-9216x512x12",
     ]
+
+
+def test_variants_look_like_real_data():
+    questions = generate_variants(seed=11, variants=MAX_VARIANTS)
+    for question in questions:
+        numbers = _numbers(question.id)
+        if question.variant_of == "mnist-var-image-inputs":
+            height, width, _ = numbers
+            assert max(height, width) <= 2 * min(height, width), question.id
+        if question.variant_of == "mnist-var-output-units":
+            assert numbers != [10], "the MNIST question itself"
+        assert " x " not in question.stem
+        assert "*" not in question.reference_answer
 
 
 def test_each_template_gives_the_requested_number_of_distinct_variants():

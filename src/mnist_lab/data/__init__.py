@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_lab.constants import IMAGE_SIDE, MAX_PIXEL_VALUE, NUM_CLASSES
+from mnist_lab.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ DOWNLOAD_TIMEOUT_SECONDS = 60.0
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 
-class MnistDataError(ValueError):
+class MnistDataError(UserError, ValueError):
     """An MNIST file is missing, unreadable or not in the Keras layout."""
 
 

@@ -33,10 +33,17 @@ from typing import Any, TextIO
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
+from mnist_lab.grading.inputs import (
+    check_assignment_name,
+    check_canvas_assignment_id,
+    check_course_inputs,
+    check_tests_dir,
+)
 
 STATE_FILE = ".mnist-lab-batch.json"
 STATE_VERSION = 1
@@ -45,7 +52,7 @@ STATE_VERSION = 1
 MAX_SETUP_FAILURES_IN_A_ROW = 3
 
 
-class BatchError(Exception):
+class BatchError(UserError):
     """The batch cannot run (bad inputs, bad --out, a grader that cannot start here)."""
 
 
@@ -326,6 +333,8 @@ def grade_batch(
 ) -> BatchResult:
     """Grade every submission found in ``inputs``; write results, feedback and gradebooks.
 
+    Every option and input is checked first (``inputs.py``, ``check_out_dir``): a mistake
+    raises a UserError before anything is graded or written.
     A rerun on the same ``out_dir`` reuses every result whose submission and tests are unchanged.
     KeyboardInterrupt (or ``cancel``) stops it: finished students are kept, running ones are
     regraded next time.
@@ -338,9 +347,13 @@ def grade_batch(
         raise BatchError(f"the time limit must be positive, got {time_limit:g}")
     if not inputs:
         raise BatchError("no submissions given")
-    out_dir = Path(out_dir)
+    # Every option the gradebooks need at the end is checked before the first student.
+    check_assignment_name(assignment_name)
+    check_canvas_assignment_id(canvas_assignment_id)
+    cases = check_tests_dir(tests_dir)  # a broken or public-only tests folder stops us here
     tests_dir = Path(tests_dir) if tests_dir is not None else grade.default_tests_dir()
-    cases = grade.load_cases(tests_dir)  # a broken tests folder stops us before any work
+    check_course_inputs(inputs)
+    out_dir = Path(out_dir)
     check_out_dir(out_dir, inputs)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -567,10 +580,12 @@ def _grade_one(
         )
     except grade.GradingSetupError as error:
         return ungradable(str(error))
-    except sandbox.SandboxError as error:  # the worker cannot start: the machine, not the student
-        message = f"setup: {error}"
-        return outcome("error", None, message), GradedSubmission(item, None, message)
     except Exception as error:  # a bug in mnist-lab: this student is not graded, the rest are
         message = f"the grader failed: {type(error).__name__}: {error}"
+        return outcome("error", None, message), GradedSubmission(item, None, message)
+    if result.grader_error is not None:  # kept out of the record: the next run grades it again
+        message = f"grader error (will be regraded): {result.grader_error}"
+        if "sandbox did not start" in result.grader_error:
+            message = f"setup: {message}"
         return outcome("error", None, message), GradedSubmission(item, None, message)
     return outcome("graded", result), GradedSubmission(submission=item, result=result)

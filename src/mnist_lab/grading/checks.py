@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 # --- mnist_lab imports (replaced by stand-alone definitions in the students' public tests) ---
-from mnist_lab.grading import modelinfo
+from mnist_lab.grading import modeldata
 from mnist_lab.grading.protocol import ModelSpec, Opaque, StudentError, WorkerFailure
 from mnist_lab.grading.reference import HELPERS as REFERENCE_HELPERS
 
@@ -40,6 +40,25 @@ def fail(message: str) -> None:
 
 def is_remote(func: Any) -> bool:
     return getattr(func, "__mnist_lab_remote__", False) is True
+
+
+# Results worth computing once per submission (a model probe three cases share), by function.
+_MEMO: dict[Any, dict[str, Any]] = {}
+_MEMO_KEEP = 4
+
+
+def memo(func: Any, key: str, compute: Any) -> Any:
+    """``compute()`` once per student function (per grading run under the harness)."""
+    store = getattr(func, "memo", None) if is_remote(func) else None
+    if store is None:
+        if func not in _MEMO:
+            while len(_MEMO) >= _MEMO_KEEP:
+                _MEMO.pop(next(iter(_MEMO)))
+            _MEMO[func] = {}
+        store = _MEMO[func]
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
 # --- describing values in plain words ------------------------------------------------------------
@@ -128,7 +147,7 @@ def _materialized(value: Any) -> Any:
     if id(value) not in _BUILT:
         while len(_BUILT) >= _BUILT_KEEP:
             _BUILT.pop(next(iter(_BUILT)))
-        _BUILT[id(value)] = (value, modelinfo.build_from_spec(value))
+        _BUILT[id(value)] = (value, modeldata.build_from_spec(value))
     return _BUILT[id(value)][1]
 
 
@@ -313,36 +332,46 @@ def is_model(value: Any) -> bool:
     )
 
 
+# The model API: raw data about a model, never a verdict (see modelprobe.py and modelcheck.py).
+MODEL_METHODS = (
+    "observe",
+    "predict",
+    "get_weights",
+    "set_weights",
+    "evaluate",
+    "train_on_batch",
+    "fit",
+)
+
+
 class LocalModel:
-    """The RemoteModel API for a model in this process (otter mode)."""
+    """The RemoteModel API for a model in this process (otter mode): the same raw data."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._description: dict | None = None
 
-    @property
-    def description(self) -> dict:
-        if self._description is None:
-            self._description = modelinfo.describe_model(self.model)
-        return self._description
+    def observe(self, x: np.ndarray) -> dict:
+        return modeldata.observe(self.model, x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict(np.asarray(x), verbose=0))
+        return modeldata.predict(self.model, x)
+
+    def get_weights(self) -> list:
+        return modeldata.get_weights(self.model)
+
+    def set_weights(self, weights: list) -> None:
+        modeldata.set_weights(self.model, weights)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> list:
+        return modeldata.evaluate(self.model, x, y)
+
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> list:
+        return modeldata.train_on_batch(self.model, x, y)
 
     def fit(
         self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int | None
     ) -> dict:
-        import keras
-
-        if seed is not None:
-            keras.utils.set_random_seed(int(seed))
-        history = self.model.fit(
-            np.asarray(x), np.asarray(y), epochs=int(epochs), batch_size=int(batch_size), verbose=0
-        )
-        return {key: [float(v) for v in values] for key, values in history.history.items()}
-
-    def get_weights(self) -> list[np.ndarray]:
-        return [np.asarray(w) for w in self.model.get_weights()]
+        return modeldata.fit(self.model, x, y, epochs=epochs, batch_size=batch_size, seed=seed)
 
 
 def as_model(value: Any, text: str = "build_model()") -> Any:

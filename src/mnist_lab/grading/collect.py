@@ -6,14 +6,19 @@ per student, with the student's identity taken from those names. The files to gr
 into a staging folder, so a batch grades exactly the bytes it recorded.
 
 Layouts recognised (each also as the folder a zip was extracted to, possibly inside one wrapper
-folder); what they rely on:
+folder); what they rely on. A layout is decided from the whole tree, never from one student's
+file: an LMS layout only when every top-level entry that would be a student in a plain folder
+(a folder, a ``.py``/``.ipynb`` file) fits it, so a student's own ``submission_metadata.yml`` or
+one Moodle- or Canvas-like name in a plain folder changes nothing, and every student gets a row.
 
 - Gradescope "Export Submissions": ``[assignment_<N>_export/]submission_metadata.yml`` plus one
-  folder ``submission_<id>/`` per submission, the YAML keyed by those folder names, each value a
-  map with Ruby-symbol keys (``:submitters:`` -> list of ``:name:``/``:sid:``/``:email:``,
-  ``:created_at:``, ``:score:``). Relied on: public scripts that read exports this way
-  (``metadata[folder][':submitters'][0][':name']``, ``record[':submitters'][0][':sid']``) and a
-  public test fixture of an export (``submission_<x>:`` / ``:submitters:`` / ``- :name:``).
+  folder ``submission_<id>/`` per submission and nothing else beside them (without the metadata
+  file, a folder of ``submission_<id>/`` folders is plain), the YAML keyed by those folder
+  names, each value a map with Ruby-symbol keys (``:submitters:`` -> list of
+  ``:name:``/``:sid:``/``:email:``, ``:created_at:``, ``:score:``). Relied on: public scripts
+  that read exports this way (``metadata[folder][':submitters'][0][':name']``,
+  ``record[':submitters'][0][':sid']``) and a public test fixture of an export
+  (``submission_<x>:`` / ``:submitters:`` / ``- :name:``).
 - Canvas "Download Submissions": flat files ``<lastfirst>[_late]_<userid>_<id>_<original name>``
   (the late marker written ``_late`` or ``_LATE``); a resubmitted file gets ``-N`` inserted before
   its *first* dot (canvas-lms issue #2310: ``test.test.test.pdf`` -> ``test-1.test.test.pdf``).
@@ -43,12 +48,16 @@ other run of non-alphanumerics turned into ``_``, then, when the LMS gives an id
 (a Gradescope group; the id is the submission's). Plain files: the file's stem, or its parent
 folder's name when the stem is generic (``digits``, ``submission``, ``solution``, ``main``); a
 plain folder: its name. An empty slug becomes ``student``; Windows device names get a trailing
-``_``. Two students with one key: a plain file switches to its parent folder's name, anything else
-is a ``CollectError`` naming both.
+``_``. Two students with one key: a plain file switches to its parent folder's name; students
+still sharing one each get ``-<6 hex digits>``, a hash of their path inside their input (a
+rerun gives the same keys). Names that are not UTF-8 (a Latin-1 folder) are read as
+Windows-1252, so every name, origin and staged file name is valid Unicode; a staged file name
+keeps at most ``MAX_STAGED_STEM_BYTES`` UTF-8 bytes of its stem.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -66,9 +75,11 @@ from typing import IO, Any
 
 import yaml
 
+from mnist_lab.errors import UserError
 
-class CollectError(Exception):
-    """The inputs as a whole cannot be used (missing path, unreadable zip, clashing students)."""
+
+class CollectError(UserError):
+    """The inputs as a whole cannot be used (missing path, unreadable zip, no submissions)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ GENERIC_STEMS = frozenset({"digits", "submission", "solution", "main"})
 MAX_FILE_BYTES = 50 * 1024 * 1024  # one file to grade
 MAX_ZIP_BYTES = 2 * 1024**3  # everything a zip says it unpacks to
 MAX_KEY_CHARS = 80
+# A staged file's name without its suffix, in UTF-8 bytes: file systems allow 255 bytes a name.
+MAX_STAGED_STEM_BYTES = 150
 _MB = 1024 * 1024
 _CHUNK = 1024 * 1024
 _IGNORED_PARTS = frozenset({"__macosx", "__pycache__", "thumbs.db", "desktop.ini"})
@@ -108,15 +121,18 @@ _WINDOWS_DEVICES = frozenset(
 
 _GRADESCOPE_METADATA = "submission_metadata.yml"
 _GRADESCOPE_FOLDER = re.compile(r"submission_(\d+)")
-_CANVAS_FILE = re.compile(r"(?P<name>[^_]+?)(?i:_late)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)")
-_MOODLE_FOLDER = re.compile(r"(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_?")
+# A name the LMS cleaned down to nothing (a student who calls themself "***") is still a name:
+# one such student must not make the download fit no layout and lose every classmate's id.
+_CANVAS_FILE = re.compile(r"(?P<name>[^_]*?)(?i:_late)?_(?P<uid>\d+)_(?P<sub>\d+)_(?P<file>.+)")
+_MOODLE_FOLDER = re.compile(r"(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_?")
 _MOODLE_FLAT = re.compile(
-    r"(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_(?P<file>.+)"
+    r"(?P<name>.*?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_(?P<file>.+)"
 )
 # A copy number a browser, Canvas or Moodle added: "digits-1.py" (Canvas puts it before the first
 # dot), "digits (1).py".
 _COPY_NUMBER = re.compile(r"(?P<stem>[^.]+?)(?:-(?P<n>\d+)| ?\((?P<p>\d+)\))(?P<rest>\..*)?")
 _UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +158,21 @@ def _ignored(part: str) -> bool:
     return part.startswith(".") or part.lower() in _IGNORED_PARTS
 
 
+def readable_text(text: str) -> str:
+    """``text`` as valid Unicode, whatever it came from. Python keeps a file name's bytes that
+    are not UTF-8 as lone surrogates (U+DC80-U+DCFF), which no UTF-8 file, CSV or page can
+    hold: each such byte is read as Windows-1252 (a superset of Latin-1, what such names
+    usually are), and any other lone surrogate becomes U+FFFD."""
+    return _SURROGATE.sub(_surrogate_text, text)
+
+
+def _surrogate_text(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return bytes([code - 0xDC00]).decode("cp1252", errors="replace")
+    return "\ufffd"
+
+
 def _list_folder(root: Path) -> list[_Entry]:
     entries = []
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -156,9 +187,9 @@ def _list_folder(root: Path) -> list[_Entry]:
                 continue
             entries.append(
                 _Entry(
-                    parts=path.relative_to(root).parts,
+                    parts=tuple(map(readable_text, path.relative_to(root).parts)),
                     size=info.st_size,
-                    where=str(path),
+                    where=readable_text(str(path)),
                     open=lambda path=path: path.open("rb"),
                 )
             )
@@ -248,6 +279,7 @@ class _Found:
     files: list[_File] = field(default_factory=list)
     newest_copy_wins: bool = False  # Canvas: "digits-2.py" was uploaded after "digits-1.py"
     fallback_key: str | None = None  # plain files: the parent folder's name
+    identity: str = ""  # where inside its input (set per input): what a clashing key is tagged by
 
 
 def slug(text: str) -> str:
@@ -268,7 +300,10 @@ def make_key(name: str, lms_id: str = "") -> str:
     return key
 
 
-def _plain_file(entry: _Entry, parent_name: str) -> _Found:
+def _plain_file(entry: _Entry, parent_name: str, *, given: bool) -> _Found:
+    """A student's file: named by its stem, or by its parent folder when the stem is generic.
+    A file ``given`` as an input also falls back to its parent folder's name on a clash (its
+    classmates given as files sit in other folders; in one folder that name is everyone's)."""
     name = entry.parts[-1]
     stem = name.rsplit(".", 1)[0]
     parent_key = make_key(parent_name)
@@ -277,7 +312,7 @@ def _plain_file(entry: _Entry, parent_name: str) -> _Found:
         key=parent_key if generic else make_key(stem),
         where=entry.where,
         files=[_File(shown=name, staged=name, entry=entry)],
-        fallback_key=None if generic else parent_key,
+        fallback_key=None if generic or not given else parent_key,
     )
 
 
@@ -287,7 +322,7 @@ def _plain(entries: list[_Entry], root_name: str, where: str) -> list[_Found]:
         top = entry.parts[0]
         if len(entry.parts) == 1:
             if entry.parts[0].lower().endswith(CODE_SUFFIXES):
-                found[top] = _plain_file(entry, root_name)
+                found[top] = _plain_file(entry, root_name, given=False)
             continue
         student = found.setdefault(top + "/", _Found(key=make_key(top), where=f"{where}{top}/"))
         shown = "/".join(entry.parts[1:])
@@ -347,29 +382,24 @@ def _field(person: dict[str, Any], name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _gradescope(entries: list[_Entry], label: str) -> list[_Found] | None:
-    metadata_entries = sorted(
-        (e for e in entries if e.parts[-1] == _GRADESCOPE_METADATA and len(e.parts) <= 3),
-        key=lambda e: len(e.parts),
-    )
-    if metadata_entries:
-        base = metadata_entries[0].parts[:-1]
-        metadata = _read_metadata(metadata_entries[0])
-    else:
-        entries, _ = _unwrap(entries)
-        base, metadata = (), {}
-        if not any(len(e.parts) > 1 and _GRADESCOPE_FOLDER.fullmatch(e.parts[0]) for e in entries):
-            return None
-    inside = [e.under(len(base)) for e in entries if e.parts[: len(base)] == base]
+def _gradescope(entries: list[_Entry], prefix: str) -> list[_Found] | None:
+    """An export: ``submission_metadata.yml`` at the root of ``entries`` and every other file in
+    a ``submission_<id>/`` folder. A metadata file anywhere deeper is a student's own file."""
+    metadata_entry = next((e for e in entries if e.parts == (_GRADESCOPE_METADATA,)), None)
+    if metadata_entry is None:
+        return None
     folders: dict[str, list[_Entry]] = {}
-    for entry in inside:
-        if len(entry.parts) > 1 and _GRADESCOPE_FOLDER.fullmatch(entry.parts[0]):
-            folders.setdefault(entry.parts[0], []).append(entry)
+    for entry in entries:
+        if entry is metadata_entry:
+            continue
+        if len(entry.parts) < 2 or not _GRADESCOPE_FOLDER.fullmatch(entry.parts[0]):
+            return None
+        folders.setdefault(entry.parts[0], []).append(entry)
+    metadata = _read_metadata(metadata_entry)
     for folder in metadata:
         if isinstance(folder, str) and _GRADESCOPE_FOLDER.fullmatch(folder):
             folders.setdefault(folder, [])
     found = []
-    prefix = "/".join(base)
     for folder, members in folders.items():
         submission_id = _GRADESCOPE_FOLDER.fullmatch(folder).group(1)  # type: ignore[union-attr]
         people = _submitters(metadata.get(folder))
@@ -378,7 +408,7 @@ def _gradescope(entries: list[_Entry], label: str) -> list[_Found] | None:
         found.append(
             _Found(
                 key=make_key(name, submission_id),
-                where=f"{label}: {prefix + '/' if prefix else ''}{folder}/",
+                where=f"{prefix}{folder}/",
                 name=name,
                 lms="gradescope",
                 lms_id=submission_id,
@@ -392,7 +422,14 @@ def _gradescope(entries: list[_Entry], label: str) -> list[_Found] | None:
     return found
 
 
-def _moodle(entries: list[_Entry], label: str) -> list[_Found] | None:
+def _could_be_a_student(entry: _Entry) -> bool:
+    """Whether the entry makes a student in a plain folder (a subfolder's file, a top-level
+    code file): other top-level files (a notes.txt, the download's own zip) are no one's."""
+    return len(entry.parts) > 1 or entry.parts[0].lower().endswith(CODE_SUFFIXES)
+
+
+def _moodle(entries: list[_Entry], prefix: str) -> list[_Found] | None:
+    """Moodle's layout, only when every entry that could be a student's fits it."""
     found: dict[str, _Found] = {}
     for entry in entries:
         top = entry.parts[0]
@@ -403,13 +440,15 @@ def _moodle(entries: list[_Entry], label: str) -> list[_Found] | None:
             match = _MOODLE_FLAT.fullmatch(top)
             shown = match.group("file") if match else ""
         if not match:
+            if _could_be_a_student(entry):
+                return None  # a plain folder with one Moodle-like name: no one is dropped
             continue
         participant, name = match.group("id"), match.group("name").strip()
         student = found.setdefault(
             participant,
             _Found(
                 key=make_key(name, participant),
-                where=f"{label}: {top}/" if len(entry.parts) > 1 else entry.where,
+                where=f"{prefix}{top}/" if len(entry.parts) > 1 else entry.where,
                 name=name,
                 lms="moodle",
                 lms_id=participant,
@@ -427,15 +466,14 @@ def _moodle(entries: list[_Entry], label: str) -> list[_Found] | None:
     return list(found.values()) or None
 
 
-def _canvas(entries: list[_Entry], label: str) -> list[_Found] | None:
-    files = [entry for entry in entries if len(entry.parts) == 1]
-    matches = [(entry, _CANVAS_FILE.fullmatch(entry.parts[0])) for entry in files]
-    hits = sum(1 for _, match in matches if match)
-    if not hits or hits * 2 < len(files):
-        return None
+def _canvas(entries: list[_Entry], prefix: str) -> list[_Found] | None:
+    """Canvas's flat layout, only when every entry that could be a student's fits it."""
     found: dict[str, _Found] = {}
-    for entry, match in matches:
+    for entry in entries:
+        match = _CANVAS_FILE.fullmatch(entry.parts[0]) if len(entry.parts) == 1 else None
         if not match:
+            if _could_be_a_student(entry):
+                return None  # a folder, or a plain student's file: not a Canvas download
             continue
         user_id, name, original = match.group("uid"), match.group("name"), match.group("file")
         student = found.setdefault(
@@ -453,51 +491,66 @@ def _canvas(entries: list[_Entry], label: str) -> list[_Found] | None:
         if original.lower().endswith(CODE_SUFFIXES):
             staged = _copy_free(original)[0]  # Canvas added the "-N"; the student wrote digits.py
         student.files.append(_File(shown=original, staged=staged, entry=entry))
-    return list(found.values())
+    return list(found.values()) or None
 
 
 def _students_in_tree(
     entries: list[_Entry], label: str, root_name: str, is_zip: bool
 ) -> list[_Found]:
-    """The students of one folder or zip, by the first layout that fits."""
+    """The students of one folder or zip. An LMS layout is decided from the whole tree (at its
+    root, else inside its one wrapper folder), never from one student's file; else plain."""
+    prefix = f"{label}: " if is_zip else f"{label}{os.sep}"
     unwrapped, wrapper = _unwrap(entries)
-    found = _gradescope(entries, label)
-    if found is not None:
-        return found
-    for tree in (entries, unwrapped) if wrapper else (entries,):
-        for layout in (_moodle, _canvas):
-            found = layout(tree, label)
+    trees = [(entries, prefix)]
+    if wrapper is not None:
+        trees.append((unwrapped, f"{prefix}{wrapper}{'/' if is_zip else os.sep}"))
+    for tree, where in trees:
+        for layout in (_gradescope, _moodle, _canvas):
+            found = layout(tree, where)
             if found is not None:
                 return found
     if is_zip and wrapper:
-        return _plain(unwrapped, wrapper, f"{label}: {wrapper}/")
-    return _plain(entries, root_name, f"{label}: " if is_zip else f"{label}{os.sep}")
+        return _plain(unwrapped, wrapper, trees[1][1])
+    return _plain(entries, root_name, prefix)
 
 
 def _students_in_input(path: Path, stack: ExitStack) -> list[_Found]:
+    """The students of one input, each with its ``identity``: its path inside the input."""
+    label = readable_text(str(path))
+    is_zip = path.suffix.lower() == ".zip" and path.is_file()
+    found = _students_at(path, label, is_zip, stack)
+    prefix = f"{label}: " if is_zip else f"{label}{os.sep}"
+    for student in found:
+        inside = student.where.startswith(prefix)
+        student.identity = student.where.removeprefix(prefix) if inside else path.name
+    return found
+
+
+def _students_at(path: Path, label: str, is_zip: bool, stack: ExitStack) -> list[_Found]:
     if not path.exists() and not path.is_symlink():
-        raise CollectError(f"{path}: no such file or folder")
+        raise CollectError(f"{label}: no such file or folder")
     if path.is_dir():
-        return _students_in_tree(_list_folder(path), str(path), path.resolve().name, False)
+        root_name = readable_text(path.resolve().name)
+        return _students_in_tree(_list_folder(path), label, root_name, False)
     if not path.is_file():
-        raise CollectError(f"{path}: not a file or folder")
-    suffix = path.suffix.lower()
-    if suffix == ".zip":
+        raise CollectError(f"{label}: not a file or folder")
+    if is_zip:
         try:
             archive = stack.enter_context(zipfile.ZipFile(path))
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as error:
-            raise CollectError(f"{path}: not a readable zip ({error})") from error
-        return _students_in_tree(_list_zip(path, archive), str(path), path.stem, True)
-    if suffix in CODE_SUFFIXES:
+            raise CollectError(f"{label}: not a readable zip ({error})") from error
+        stem = readable_text(path.stem)
+        return _students_in_tree(_list_zip(label, archive), label, stem, True)
+    if path.suffix.lower() in CODE_SUFFIXES:
         entry = _Entry(
-            parts=(path.name,),
+            parts=(readable_text(path.name),),
             size=path.stat().st_size,
-            where=str(path),
+            where=label,
             open=lambda: path.open("rb"),
         )
-        return [_plain_file(entry, path.resolve().parent.name)]
+        return [_plain_file(entry, readable_text(path.resolve().parent.name), given=True)]
     raise CollectError(
-        f"{path}: not a .py or .ipynb file, a folder or a .zip (an LMS bulk download)"
+        f"{label}: not a .py or .ipynb file, a folder or a .zip (an LMS bulk download)"
     )
 
 
@@ -594,11 +647,13 @@ def _choose(student: _Found) -> tuple[_File | None, str | None]:
 
 def _staged_name(name: str) -> str:
     """The file name to stage under: the student's, made safe on any OS, suffix kept."""
-    stem, _, suffix = name.rpartition(".")
-    stem = _UNSAFE_NAME_CHARS.sub("_", unicodedata.normalize("NFC", stem)).strip(" .")
+    stem, _, suffix = readable_text(name).rpartition(".")
+    stem = _UNSAFE_NAME_CHARS.sub("_", unicodedata.normalize("NFC", stem))
+    stem = stem.encode("utf-8")[:MAX_STAGED_STEM_BYTES].decode("utf-8", errors="ignore")
+    stem = stem.strip(" .")
     if not stem or stem.lower() in _WINDOWS_DEVICES:
         stem = f"submission{('_' + stem) if stem else ''}"
-    return f"{stem[:100]}.{suffix.lower()}"
+    return f"{stem}.{suffix.lower()}"
 
 
 def _unreadable_input(entry: _Entry, error: Exception) -> CollectError:
@@ -641,26 +696,43 @@ def _copy(entry: _Entry, target: Path) -> str | None:
 
 
 def _settle_keys(found: list[_Found]) -> None:
-    """Make keys unique: a plain file moves to its parent folder's name, else CollectError."""
+    """Make keys unique, never refusing a student: a plain file moves to its parent folder's
+    name; students still sharing a key each get a short hash of where they are inside their
+    input (of their whole origin when that is shared too), so a rerun gives the same keys."""
     for _ in range(2):
-        by_key: dict[str, list[_Found]] = {}
-        for student in found:
-            by_key.setdefault(student.key, []).append(student)
-        clashes = [group for group in by_key.values() if len(group) > 1]
-        if not clashes:
-            return
-        for group in clashes:
-            for student in group:
-                if student.fallback_key and student.fallback_key != student.key:
-                    student.key, student.fallback_key = student.fallback_key, None
-    by_key = {}
+        for student in _clashing(found):
+            if student.fallback_key and student.fallback_key != student.key:
+                student.key, student.fallback_key = student.fallback_key, None
+    bases = {id(student): student.key for student in found}
+    for describe in (lambda s: s.identity, lambda s: s.where):
+        clashing = _clashing(found)
+        for student in clashing:
+            student.key = _tagged(bases[id(student)], _short_hash(describe(student)))
+    used: set[str] = set()
+    for student in sorted(found, key=lambda s: (s.key, s.where)):
+        key, number = student.key, 1
+        while key in used:  # the same file given twice, through overlapping inputs
+            number += 1
+            key = _tagged(student.key, str(number))
+        student.key = key
+        used.add(key)
+
+
+def _clashing(found: list[_Found]) -> list[_Found]:
+    """The students whose key another student has too."""
+    by_key: dict[str, list[_Found]] = {}
     for student in found:
-        other = by_key.setdefault(student.key, student)
-        if other is not student:
-            raise CollectError(
-                f"two submissions would both be graded as student {student.key!r}: "
-                f"{other.where} and {student.where}; rename one, or grade them separately"
-            )
+        by_key.setdefault(student.key, []).append(student)
+    return [student for group in by_key.values() if len(group) > 1 for student in group]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+
+
+def _tagged(key: str, tag: str) -> str:
+    """``<key>-<tag>`` within MAX_KEY_CHARS (the key is cut, the tag kept)."""
+    return key[: MAX_KEY_CHARS - len(tag) - 1].rstrip("_-") + f"-{tag}"
 
 
 def _check_staging(staging: Path) -> None:
@@ -676,17 +748,22 @@ def collect_submissions(*, inputs: Sequence[Path], staging: Path) -> list[Submis
     Each input is a ``.py``/``.ipynb`` file, a folder or a ``.zip`` (see the module docstring for
     the layouts). The chosen file of each student is copied to ``staging/<key>/<file name>``;
     a student whose file cannot be chosen or read is returned with ``path=None`` and a
-    ``problem``. Raises CollectError when an input is missing or unreadable, when no submission
-    is found, or when two submissions would get one key; then nothing is left in ``staging``.
+    ``problem``. Raises CollectError when an input is missing or unreadable or when no
+    submission is found; then nothing is left in ``staging``. No file name refuses the batch:
+    students whose names give one key are told apart (see ``_settle_keys``).
     """
     if not inputs:
         raise CollectError("no inputs given: name submission files, folders or zips")
     _check_staging(staging)
     staging.parent.mkdir(parents=True, exist_ok=True)
+    # An input named twice (a zip and ./zip) is read once: its students are not doubled.
+    unique: dict[Path, Path] = {}
+    for path in map(Path, inputs):
+        unique.setdefault(path.resolve(), path)
     with ExitStack() as stack:
         found: list[_Found] = []
-        for path in inputs:
-            found.extend(_students_in_input(Path(path), stack))
+        for path in unique.values():
+            found.extend(_students_in_input(path, stack))
         if not found:
             listed = ", ".join(str(path) for path in inputs)
             zips = [

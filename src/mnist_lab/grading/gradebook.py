@@ -74,8 +74,9 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from mnist_lab import __version__
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
-from mnist_lab.grading.collect import Submission
+from mnist_lab.grading.collect import Submission, readable_text
 from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
 from mnist_lab.templating import (
     content_security_policy,
@@ -110,11 +111,12 @@ MOODLE_PARTICIPANT = "Participant "
 GRADED = "graded"
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# A key names feedback/<key>.html: one path component, no hidden file, no control character.
-KEY_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f]{1,150}")
+# A key names feedback/<key>.html: one path component, no hidden file, no control character,
+# valid Unicode (the gradebook's link to the page must name the file written).
+KEY_PATTERN = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]{1,150}")
 
 
-class GradebookError(ValueError):
+class GradebookError(UserError, ValueError):
     """The graded submissions cannot be written as gradebooks (duplicate keys, bad names...)."""
 
 
@@ -260,21 +262,35 @@ def _row(graded: GradedSubmission) -> _Row:
 # --- checking the input ----------------------------------------------------------------------
 
 
+def assignment_name_problem(assignment_name: object) -> str | None:
+    """What is wrong with an assignment name for the gradebooks, or None."""
+    if not isinstance(assignment_name, str) or not assignment_name.strip():
+        return f"the assignment name must be non-empty text, got {assignment_name!r}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in assignment_name):
+        return f"the assignment name contains a control character: {assignment_name!r}"
+    return None
+
+
+def canvas_assignment_id_problem(canvas_assignment_id: object) -> str | None:
+    """What is wrong with a Canvas assignment id, or None (None itself is fine: no id)."""
+    if canvas_assignment_id is not None and not re.fullmatch(r"[0-9]+", str(canvas_assignment_id)):
+        # Canvas reads the id only as digits in "<name> (<id>)" (Assignment.title_and_id).
+        return (
+            "the Canvas assignment id must be digits (the number in the assignment's URL, "
+            f".../assignments/1234), got {canvas_assignment_id!r}"
+        )
+    return None
+
+
 def _check_inputs(
     graded: Sequence[GradedSubmission], assignment_name: str, canvas_assignment_id: str | None
 ) -> str:
-    if not isinstance(assignment_name, str) or not assignment_name.strip():
-        raise GradebookError(f"the assignment name must be non-empty text, got {assignment_name!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in assignment_name):
-        raise GradebookError(
-            f"the assignment name contains a control character: {assignment_name!r}"
-        )
-    if canvas_assignment_id is not None and not re.fullmatch(r"[0-9]+", str(canvas_assignment_id)):
-        # Canvas reads the id only as digits in "<name> (<id>)" (Assignment.title_and_id).
-        raise GradebookError(
-            f"the Canvas assignment id must be digits (the number in the assignment's URL), "
-            f"got {canvas_assignment_id!r}"
-        )
+    for problem in (
+        assignment_name_problem(assignment_name),
+        canvas_assignment_id_problem(canvas_assignment_id),
+    ):
+        if problem is not None:
+            raise GradebookError(problem)
     seen: dict[str, str] = {}
     for item in graded:
         if not isinstance(item, GradedSubmission):
@@ -282,8 +298,8 @@ def _check_inputs(
         key = item.submission.student.key
         if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key) or key.startswith("."):
             raise GradebookError(
-                f"student key {key!r} cannot name a file (it must be 1-150 characters without "
-                f"'/', '\\', control characters or a leading '.')"
+                f"student key {key!r} cannot name a file (it must be 1-150 characters of valid "
+                f"Unicode without '/', '\\', control characters or a leading '.')"
             )
         folded = key.casefold()  # feedback/Ann.html and feedback/ann.html clash on macOS
         if folded in seen:
@@ -472,6 +488,27 @@ def _timestamp(graded_at: datetime | None) -> str:
     return graded_at.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
+def _shared_lms_ids(rows: list[_Row]) -> list[str]:
+    """One student in two downloads gets two rows with one LMS id: the instructor must choose."""
+    notes = []
+    for lms, file, lms_id in (
+        ("Canvas", CANVAS_CSV, _canvas_id),
+        ("Moodle", MOODLE_CSV, _moodle_id),
+    ):
+        keys: dict[str, list[str]] = {}
+        for row in rows:
+            if (identifier := lms_id(row)) is not None:
+                keys.setdefault(identifier, []).append(row.student.key)
+        for identifier, shared in keys.items():
+            if len(shared) > 1:
+                notes.append(
+                    f"{file}: {lms} id {identifier} is on {len(shared)} rows "
+                    f"({', '.join(shared)}), one student handed in twice: keep one row before "
+                    "uploading"
+                )
+    return notes
+
+
 def write_gradebooks(
     *,
     out_dir: Path,
@@ -495,12 +532,14 @@ def write_gradebooks(
 
     column = f"{name} ({canvas_assignment_id})" if canvas_assignment_id is not None else name
     style = _stylesheet()
+    # Names, origins and outputs can hold what no UTF-8 file can (a file name's undecodable
+    # bytes, a lone surrogate a student's code printed): every text is made valid Unicode.
     texts = {
-        GRADEBOOK_CSV: _gradebook_csv(rows),
-        CANVAS_CSV: _canvas_csv(rows, column),
-        MOODLE_CSV: _moodle_csv(rows, timestamp),
+        GRADEBOOK_CSV: readable_text(_gradebook_csv(rows)),
+        CANVAS_CSV: readable_text(_canvas_csv(rows, column)),
+        MOODLE_CSV: readable_text(_moodle_csv(rows, timestamp)),
     }
-    pages = {row.student.key: _feedback_page(row, name, style) for row in rows}
+    pages = {row.student.key: readable_text(_feedback_page(row, name, style)) for row in rows}
 
     notes = []
     maxima = sorted({row.result.max_score for row in rows if row.result is not None})
@@ -510,6 +549,7 @@ def write_gradebooks(
             + ", ".join(format_number(m) for m in maxima)
             + "): an LMS assignment has one maximum"
         )
+    notes += _shared_lms_ids(rows)
 
     out_dir = Path(out_dir)
     feedback_dir = out_dir / FEEDBACK_DIR

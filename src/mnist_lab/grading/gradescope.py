@@ -1,29 +1,35 @@
 """The Gradescope entry point: grade ``/autograder/submission`` into ``results/results.json``.
 
 Called by the autograder zip's ``run_autograder`` (through ``package.py``). A results file is
-ALWAYS written: a submission without a gradable file gets every case at 0 with the reason, and a
-failure of the grader itself gets a 0 with a message asking to contact the instructor (and the
-error is re-raised so that the run is visibly broken in Gradescope's logs).
+ALWAYS written: a submission without a gradable file gets every case at 0 with the reason; a
+failure of the grader itself gets a results file that says grading failed and why (never a
+verdict on the student's code), and the run exits with status 2 so it is visibly broken in
+Gradescope's logs.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from mnist_lab.grading.grade import (
-    SUBMISSION_SUFFIXES,
     GradingResult,
-    GradingSetupError,
     default_tests_dir,
     failed_result,
     grade_submission,
+    grader_error_result,
     load_cases,
     write_results,
 )
-from mnist_lab.grading.sandbox import interpreter_paths
+from mnist_lab.grading.sandbox import protections
+from mnist_lab.grading.submission import SUBMISSION_SUFFIXES
 
 PREFERRED_NAMES = ("digits.py", "digits.ipynb")
+
+
+class NoSubmissionFile(Exception):
+    """The upload holds no file to grade (or several candidates)."""
 
 
 def find_submission(folder: Path) -> Path:
@@ -32,28 +38,25 @@ def find_submission(folder: Path) -> Path:
         if (folder / name).is_file():
             return folder / name
     found = sorted(
-        path for path in folder.rglob("*") if path.is_file() and path.suffix in SUBMISSION_SUFFIXES
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and path.suffix.lower() in SUBMISSION_SUFFIXES
     )
     if len(found) == 1:
         return found[0]
     names = ", ".join(path.name for path in found[:5]) or "none"
-    raise GradingSetupError(
+    raise NoSubmissionFile(
         f"expected digits.py or digits.ipynb in your submission (.py/.ipynb files found: {names})"
     )
 
 
 def _private_parts(root: Path) -> tuple[Path, ...]:
-    """Everything in ``root`` but the submission and results (source, zip files, scripts...),
-    except what holds the Python interpreter the worker runs."""
-    interpreter = [path.resolve() for path in interpreter_paths()]
-    private = []
-    for entry in sorted(root.iterdir()) if root.is_dir() else []:
-        if entry.name in ("submission", "results"):
-            continue
-        if any(entry.resolve() == path or entry.resolve() in path.parents for path in interpreter):
-            continue
-        private.append(entry)
-    return tuple(private)
+    """Everything in ``root`` but the submission and results (source, zip files, scripts...)."""
+    return tuple(
+        entry
+        for entry in (sorted(root.iterdir()) if root.is_dir() else [])
+        if entry.name not in ("submission", "results")
+    )
 
 
 def run_gradescope(*, root: Path = Path("/autograder")) -> GradingResult:
@@ -64,30 +67,38 @@ def run_gradescope(*, root: Path = Path("/autograder")) -> GradingResult:
     tests_dir = shipped if shipped.is_dir() and any(shipped.glob("*.py")) else default_tests_dir()
     try:
         submission = find_submission(root / "submission")
+    except NoSubmissionFile as problem:
+        result = failed_result(
+            load_cases(tests_dir),
+            message=f"Your submission could not be graded: {problem}.",
+            submission="submission",
+            started=started,
+        )
+        write_results(result, results_path)
+        return result
+    try:
         return grade_submission(
             submission=submission,
             tests_dir=tests_dir,
             results_path=results_path,
             protect=_private_parts(root),
         )
-    except GradingSetupError as error:
-        result = failed_result(
-            load_cases(tests_dir),
-            message=f"Your submission could not be graded: {error}.",
+    except BaseException as error:  # the grader itself broke: say so, never a verdict
+        result = grader_error_result(
+            why=f"{type(error).__name__}: {error}",
             submission="submission",
             started=started,
-        )
-        write_results(result, results_path)
-        return result
-    except BaseException as error:
-        result = GradingResult(
-            submission="submission",
-            tests=[],
-            execution_time=time.monotonic() - started,
-            notes=[
-                "The autograder itself failed (not your code): please contact your instructor. "
-                f"({type(error).__name__})"
-            ],
+            protections=protections().to_dict(),
         )
         write_results(result, results_path)
         raise
+
+
+def main() -> int:
+    """``run_autograder``'s entry: exit 2 when grading failed (a grader error)."""
+    result = run_gradescope()
+    return 2 if result.grader_error is not None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """The autograder's files: the training fixture, Gradescope's autograder.zip, the public tests.
 
-- ``write_learning_fixture`` makes ``autograder/fixtures/learn.npz`` from the embedded sample
-  (deterministic: the first 2,000 training and first 500 test images).
+- ``write_learning_fixture`` makes ``autograder/fixtures/learn.npz`` (deterministic: the first
+  2,000 training images of the sample, and 500 held-out MNIST test images students never get).
 - ``write_autograder`` builds ``autograder.zip`` with ``otter generate``; on Gradescope its
   ``run_autograder`` calls our harness, and ``otter run -a autograder.zip digits.py`` grades with
   the same test files in otter's own way.
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mnist_lab.archives import FIXED_DATE, zip_entry
+from mnist_lab.errors import UserError
 
 TEST_FILE_NAMES = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
 FIXTURE_NAME = "learn.npz"
@@ -40,18 +41,27 @@ FIXTURE_TRAIN_IMAGES = 2_000
 FIXTURE_TEST_IMAGES = 500
 
 
-class PackageError(Exception):
+class PackageError(UserError):
     """The autograder could not be packaged (bad output folder, otter failed, ...)."""
 
 
 # --- the fixture ---------------------------------------------------------------------------------
 
 
-def write_learning_fixture(*, out_path: Path) -> Path:
-    """Write the "model really learns" fixture: x/y train and test, uint8, from the sample."""
-    from mnist_lab.data import load_sample
+def write_learning_fixture(*, out_path: Path, mnist_path: Path) -> Path:
+    """Write the "model really learns" fixture from the full MNIST file (deterministic).
 
-    (x_train, y_train), (x_test, y_test) = load_sample()
+    Training images: the first 2,000 of the embedded sample (students have them; training on
+    them reveals nothing). Held-out images: MNIST test images 9,500 to 9,999, which are in
+    nothing students receive (the sample holds the first 2,000 test images) and never reach the
+    student's process: the grader scores them from the trained weights. Made once by a
+    developer with ``../shared/data/mnist.npz``; the product never needs that file.
+    """
+    from mnist_lab.data import load_sample, read_mnist_npz
+
+    (x_train, y_train), _ = load_sample()
+    _, (x_test, y_test) = read_mnist_npz(Path(mnist_path))
+    held_out = slice(len(x_test) - FIXTURE_TEST_IMAGES, len(x_test))
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -59,8 +69,8 @@ def write_learning_fixture(*, out_path: Path) -> Path:
         buffer,
         x_train=x_train[:FIXTURE_TRAIN_IMAGES],
         y_train=y_train[:FIXTURE_TRAIN_IMAGES],
-        x_test=x_test[:FIXTURE_TEST_IMAGES],
-        y_test=y_test[:FIXTURE_TEST_IMAGES],
+        x_test=x_test[held_out],
+        y_test=y_test[held_out],
     )
     out_path.write_bytes(buffer.getvalue())
     return out_path
@@ -222,8 +232,8 @@ STANDALONE_DEFINITIONS = '''
 import types as _types
 from dataclasses import dataclass as _dataclass
 
-modelinfo = _types.ModuleType("modelinfo")
-exec(compile(MODELINFO_SOURCE, "modelinfo.py", "exec"), modelinfo.__dict__)
+modeldata = _types.ModuleType("modeldata")
+exec(compile(MODELDATA_SOURCE, "modeldata.py", "exec"), modeldata.__dict__)
 
 
 class StudentError(Exception):
@@ -246,7 +256,7 @@ class Opaque:
 
 @_dataclass
 class ModelSpec:
-    """A stack of Dense layers on ``input_dim`` inputs, as data (built with modelinfo)."""
+    """A stack of Dense layers on ``input_dim`` inputs, as data (built with modeldata)."""
 
     layers: list
     input_dim: int
@@ -260,10 +270,10 @@ def standalone_checks_source() -> str:
     """checks.py with its mnist_lab imports replaced by self-contained definitions."""
     grading = resources.files("mnist_lab.grading")
     checks_source = grading.joinpath("checks.py").read_text("utf-8")
-    modelinfo_source = grading.joinpath("modelinfo.py").read_text("utf-8")
+    modeldata_source = grading.joinpath("modeldata.py").read_text("utf-8")
     if not CHECKS_IMPORT_BLOCK.search(checks_source):
         raise PackageError("checks.py lacks its marked block of mnist_lab imports")
-    replacement = f"MODELINFO_SOURCE = {modelinfo_source!r}\n{STANDALONE_DEFINITIONS}"
+    replacement = f"MODELDATA_SOURCE = {modeldata_source!r}\n{STANDALONE_DEFINITIONS}"
     return CHECKS_IMPORT_BLOCK.sub(lambda _: replacement, checks_source, count=1)
 
 
@@ -393,7 +403,7 @@ AUTOGRADER_ZIP = "autograder.zip"
 # The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
 # reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
 WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
-WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py")
+WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py", "errors.py")
 WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
 PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
 RUN_AUTOGRADER = """#!/bin/bash
@@ -403,7 +413,7 @@ export PATH=/root/miniforge3/bin:$PATH
 eval "$(mamba shell hook --shell bash)"
 mamba activate otter-env
 export TF_CPP_MIN_LOG_LEVEL=2
-python -c "from mnist_lab.grading.gradescope import run_gradescope; run_gradescope()"
+python -m mnist_lab.grading.gradescope
 """
 
 

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 HEADER = struct.Struct(">Q")
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a bigger message from the worker is a protocol error
+# The largest reply the contract needs is a model's weights (101,770 float32 values: 0.55 MB as
+# base64); 8 MB leaves room for float64 and bigger wrong models. The worker refuses to send more
+# (the case fails with that reason); a bigger message is a protocol error, and the grader's
+# memory stays bounded whatever the worker sends.
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+# What the grader sends (the learning check's 2,000 training images as float32: 8.4 MB as base64).
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32  # deeper nesting is sent as Opaque (and stops recursion bombs)
 MAX_TEXT = 2000  # longest exception message or repr kept from the worker
 
@@ -87,46 +93,51 @@ class ModelHandle:
 
 
 class RemoteModel:
-    """A Keras model living in the worker, used by the checks through its methods only."""
+    """A Keras model living in the worker; the checks get raw data about it through these
+    methods (the same API as ``checks.LocalModel``), and decide in the grader."""
 
     __mnist_lab_remote__ = True
 
     def __init__(self, channel: Any, handle: int) -> None:
         self._channel = channel
         self._handle = handle
-        self._description: dict[str, Any] | None = None
 
     @property
     def handle(self) -> int:
         return self._handle
 
-    @property
-    def description(self) -> dict[str, Any]:
-        if self._description is None:
-            result = self._channel.model_request("describe", self._handle)
-            if not isinstance(result, dict):
-                raise WorkerFailure("the worker sent a malformed model description")
-            self._description = result
-        return self._description
+    def _ask(self, action: str, **options: Any) -> Any:
+        return self._channel.model_request(action, self._handle, **options)
+
+    def observe(self, x: np.ndarray) -> dict:
+        return self._ask("observe", x=np.asarray(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._channel.model_request("predict", self._handle, x=np.asarray(x))
+        return self._ask("predict", x=np.asarray(x))
+
+    def get_weights(self) -> list:
+        return self._ask("get_weights")
+
+    def set_weights(self, weights: list) -> None:
+        self._ask("set_weights", weights=[np.asarray(w) for w in weights])
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> list:
+        return self._ask("evaluate", x=np.asarray(x), y=np.asarray(y))
+
+    def train_on_batch(self, x: np.ndarray, y: np.ndarray) -> list:
+        return self._ask("train_on_batch", x=np.asarray(x), y=np.asarray(y))
 
     def fit(
         self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int | None
     ) -> dict:
-        return self._channel.model_request(
+        return self._ask(
             "fit",
-            self._handle,
             x=np.asarray(x),
             y=np.asarray(y),
             epochs=int(epochs),
             batch_size=int(batch_size),
             seed=None if seed is None else int(seed),
         )
-
-    def get_weights(self) -> list[np.ndarray]:
-        return self._channel.model_request("get_weights", self._handle)
 
     def __repr__(self) -> str:
         return f"<RemoteModel handle={self._handle}>"
@@ -135,9 +146,21 @@ class RemoteModel:
 # --- framing -------------------------------------------------------------------------------------
 
 
-def write_message(fd: int, message: dict[str, Any]) -> None:
+class MessageTooLarge(ValueError):
+    """A message over ``MAX_MESSAGE_BYTES``: not sent."""
+
+
+def encode_message(message: dict[str, Any], *, max_bytes: int = MAX_REQUEST_BYTES) -> bytes:
     payload = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    data = HEADER.pack(len(payload)) + payload
+    if len(payload) > max_bytes:
+        raise MessageTooLarge(
+            f"{len(payload) / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB limit"
+        )
+    return HEADER.pack(len(payload)) + payload
+
+
+def write_message(fd: int, message: dict[str, Any], *, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    data = encode_message(message, max_bytes=max_bytes)
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -156,14 +179,14 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(fd: int, *, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+def read_message(fd: int, *, max_bytes: int = MAX_REPLY_BYTES) -> dict[str, Any]:
     (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
     if size > max_bytes:
         raise ProtocolError(f"message of {size} bytes is larger than the limit of {max_bytes}")
     try:
         message = json.loads(_read_exactly(fd, size).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ProtocolError(f"message is not valid JSON: {error}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ProtocolError(f"message is not valid JSON: {type(error).__name__}") from None
     if not isinstance(message, dict):
         raise ProtocolError("message is not a JSON object")
     return message

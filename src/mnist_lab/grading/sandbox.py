@@ -1,19 +1,26 @@
-"""Run the worker process: isolation, limits, and the grader's side of the channel.
+"""The sandbox a submission runs in, and the grader's side of its channels.
 
-- The worker is ``python -I -c worker.BOOTSTRAP`` in a fresh scratch directory holding only a copy
-  of the submission, with a minimal environment, in its own session (so a kill reaches its
-  children).
-- As root it runs under a fresh unprivileged uid/gid (one per grading run, so that killing "all its
-  processes" can never touch anything else), and the grader hides the tests, fixtures, reference
-  code and the mnist_lab package from it for the duration (``hidden_paths``): it removes the
-  "other" permission bits of those folders and puts them back when the last grading run on the
-  machine ends. The interpreter's folders get the "other" execute bit if they lack it (e.g.
-  ``/root`` for a pyenv or Miniforge Python) so the worker can start.
-- Every request has a deadline; a watchdog polls the resident memory of the worker's processes
-  (``/proc``, no RLIMIT_AS: TensorFlow reserves far more address space than it uses; a vfork
-  child, which shares its parent's memory until its exec, is not counted twice) and kills them
-  past the cap. Output the worker prints goes to a pipe the grader drains, keeping the first
-  ``OUTPUT_KEEP_BYTES`` and counting the rest.
+One ``Sandbox`` per submission being graded. Its protections, as far as the machine allows
+(``protections()`` says which are active; ``mnist-lab doctor`` prints them):
+
+- **Namespaces** (bubblewrap, Debian/Ubuntu package ``bubblewrap``): a pid namespace whose
+  process 1 is the worker's zygote (when it ends, every process of the sandbox ends with it), no
+  network, private IPC, and a mount view holding only what the worker needs: ``/usr``, the Python
+  installation and its site-packages (read-only, with mnist-lab's own package hidden), and
+  private ``/tmp``, ``/dev/shm`` and home (the scratch folder). Tests, fixtures, solutions,
+  other students' files, the batch's inputs and ``--out`` do not exist in it.
+- **A control group** per sandbox (``cgroups.py``): a hard memory cap that counts shared memory,
+  memfds and tmpfs files, a cap on processes and threads, and a CPU share equal to every other
+  sandbox's.
+- **A user of its own** (as root): a fresh uid/gid per submission, so the worker can neither
+  signal nor read anything of the grader's or of another submission's.
+
+Without namespaces the scratch folder is a private folder on disk and other files are protected
+only by their permissions; without root the worker runs as the grader's user; without cgroups
+memory is capped by polling resident memory. All of it is reported in the results.
+
+Nothing here is kept under a fixed name in a shared folder, and no permission outside the
+sandbox's own folders is changed.
 """
 
 from __future__ import annotations
@@ -22,38 +29,43 @@ import contextlib
 import ctypes
 import errno
 import functools
-import json
 import os
 import queue
 import random
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mnist_lab.grading import protocol
-from mnist_lab.grading.worker import BOOTSTRAP
+from mnist_lab.grading import cgroups, cleanup, protocol
+from mnist_lab.grading.worker import BOOTSTRAP, CONTROL_FD_VARIABLE
 
 OUTPUT_KEEP_BYTES = 64 * 1024
-MEMORY_POLL_SECONDS = 0.1  # how often the watchdog reads the worker's resident memory
-STATE_DIR = Path(tempfile.gettempdir())
-LOCK_FILE = STATE_DIR / "mnist-lab-grading-permissions.lock"
-STATE_FILE = STATE_DIR / "mnist-lab-grading-permissions.json"
+MEMORY_POLL_SECONDS = 0.1  # how often a waiting request checks memory, cancellation, death
 WORKER_UID_RANGE = (2_000_000, 2_900_000)  # fresh ids nobody else uses
+SANDBOX_HOME = "/home/student"  # the scratch folder, as the worker sees it with namespaces
+DEFAULT_PRELOAD = ("numpy", "tensorflow", "keras")
+MODE_VARIABLE = "MNIST_LAB_SANDBOX"
+MODES = ("auto", "no-namespaces", "minimal")  # minimal: no namespaces, no cgroups
+CONTROL_TIMEOUT = 30.0  # a zygote that takes longer to fork or reset is broken
+# The gate: the shell waits (on its stdin) until the grader has put it in its control group,
+# then becomes the sandbox, so that every process of the sandbox starts inside the group.
+GATE = 'read -r _ && exec "$@" </dev/null'
 
 
 class SandboxError(Exception):
-    """The worker cannot be started here (an environment problem, not the student's code)."""
+    """The sandbox cannot be started here: an environment problem, not the student's code."""
 
 
 class GradingCancelled(BaseException):
@@ -65,10 +77,9 @@ class GradingCancelled(BaseException):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one worker."""
+    """Resource limits of one sandbox."""
 
-    # Resident memory: TensorFlow and the reference take 0.7 GB; a worker killed at 1.3 GB has
-    # peaked under 1.5 GB unless it grew faster than 2 GB/s between two polls of the watchdog.
+    # TensorFlow and the reference take 0.7 GB; the cap counts everything the sandbox holds.
     memory_bytes: int = 1_300_000_000
     max_processes: int = 512  # threads count too, and TensorFlow starts many
     max_file_bytes: int = 64 * 1024**2
@@ -78,130 +89,158 @@ def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-# --- permissions (root only) ---------------------------------------------------------------------
+# --- which protections this machine allows -----------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@dataclass(frozen=True)
+class Protections:
+    """The protections a sandbox gets here, and why any is missing."""
+
+    namespaces: bool
+    cgroup: str  # "v2", "v1" or "" (none)
+    separate_user: bool
+    missing: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> str:
+        if self.namespaces and self.cgroup and self.separate_user:
+            return "full"
+        return "partial" if (self.namespaces or self.cgroup or self.separate_user) else "minimal"
+
+    def lines(self) -> list[str]:
+        cgroup = f"yes (cgroup {self.cgroup})" if self.cgroup else "no"
+        return [
+            "namespaces (bubblewrap): "
+            + (
+                "yes: own pid namespace (nothing outlives the worker), no network, a view "
+                "holding only Python; tests, solutions, other students' files are absent"
+                if self.namespaces
+                else "no: nothing outlives the worker only as far as its process group or user "
+                "can be killed; files are protected by their permissions only"
+            ),
+            f"control group (memory incl. shared memory, processes, CPU share): {cgroup}",
+            "separate user: "
+            + ("yes (a fresh uid per submission)" if self.separate_user else "no"),
+            *(f"  why not: {reason}" for reason in self.missing),
+        ]
+
+    def summary(self) -> str:
+        active = [
+            name
+            for name, on in (
+                ("namespaces", self.namespaces),
+                (f"cgroup {self.cgroup}", bool(self.cgroup)),
+                ("separate user", self.separate_user),
+            )
+            if on
+        ]
+        return f"Sandbox: {self.level} ({', '.join(active) or 'process group and limits only'})."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "namespaces": self.namespaces,
+            "cgroup": self.cgroup,
+            "separate_user": self.separate_user,
+            "missing": list(self.missing),
+        }
 
 
-@contextlib.contextmanager
-def _state_lock() -> Iterator[dict[str, Any]]:
-    import fcntl  # POSIX only, like everything that needs root here
-
-    with open(LOCK_FILE, "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            state = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
-        except ValueError:
-            state = {}
-        state.setdefault("holders", [])
-        state.setdefault("modes", {})
-        state["holders"] = [holder for holder in state["holders"] if _holder_alive(holder)]
-        yield state
-        if state["holders"]:
-            temp = STATE_FILE.with_suffix(".tmp")
-            temp.write_text(json.dumps(state))
-            os.replace(temp, STATE_FILE)
-        else:
-            STATE_FILE.unlink(missing_ok=True)
-
-
-def _holder_alive(holder: Any) -> bool:
-    """A holder is "<pid>:<token>" (one per grading run: a batch runs several in one process)."""
-    try:
-        pid = int(str(holder).split(":", 1)[0])
-    except ValueError:
-        return False
-    return _pid_alive(pid)
-
-
-def _ancestors(path: Path) -> list[Path]:
-    path = path.resolve()
-    return [*reversed(path.parents), path]
-
-
-def interpreter_paths() -> list[Path]:
-    """Folders the worker must be able to traverse to run Python with its site-packages."""
-    import sysconfig
-
-    paths = {Path(sys.executable).resolve().parent, Path(sys.executable).absolute().parent}
+def _interpreter_dirs() -> list[Path]:
+    """The folders that hold the Python the worker runs and its site-packages."""
+    paths = set()
+    for value in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        paths.add(Path(value).absolute())
+        paths.add(Path(value).resolve())
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         value = sysconfig.get_paths().get(key)
         if value:
-            paths.add(Path(value))
-    return sorted(paths)
+            paths.add(Path(value).resolve())
+    kept = []
+    for path in sorted(paths, key=lambda p: len(p.parts)):
+        if path.is_dir() and not any(parent in kept for parent in path.parents):
+            kept.append(path)
+    return kept
 
 
-def protected_paths(extra: list[Path]) -> list[Path]:
-    """What the worker must not read: the package (tests, fixtures, solutions) and ``extra``."""
-    paths = set()
-    for package in (
-        "mnist_lab",
-        "mnist_lab.solutions",
-        "mnist_lab.autograder",
-        "mnist_lab.exercises",
-    ):
-        with contextlib.suppress(ModuleNotFoundError, TypeError):
-            paths.add(Path(str(resources.files(package))))
-    for path in list(paths):  # a development checkout: its git history holds the solutions
-        for ancestor in path.resolve().parents:
-            if (ancestor / ".git").is_dir():
-                paths.add(ancestor / ".git")
-                break
-    for path in extra:
-        paths.add(Path(path))
-    return sorted(p.resolve() for p in paths if p.exists())
-
-
-@contextlib.contextmanager
-def hidden_paths(hide: list[Path], traverse: list[Path]) -> Iterator[None]:
-    """Remove "other" access to ``hide``, add "other" traversal to ``traverse``'s ancestors.
-
-    Only as root (otherwise nothing can be hidden from a worker running as the same user). The
-    original modes are restored when the last grading run holding them ends; a crashed run's
-    changes are restored by the next run that ends.
-    """
-    if not running_as_root():
-        yield
-        return
-    me = f"{os.getpid()}:{uuid.uuid4().hex}"
-    with _state_lock() as state:
-        modes = state["modes"]
-        for path in hide:
-            key = str(path)
-            current = path.stat().st_mode
-            modes.setdefault(key, stat.S_IMODE(current))
-            os.chmod(path, stat.S_IMODE(current) & ~0o007)
-        hidden = {str(path) for path in hide}
-        for folder in traverse:
-            for ancestor in _ancestors(folder):
-                key = str(ancestor)
-                current = stat.S_IMODE(ancestor.stat().st_mode)
-                if current & 0o001 or key in hidden:
-                    continue
-                modes.setdefault(key, current)
-                os.chmod(ancestor, current | 0o001)
-        state["holders"].append(me)
+def _unreachable_folder(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that other users cannot pass (no o+x), if any."""
     try:
-        yield
-    finally:
-        with _state_lock() as state:
-            state["holders"] = [holder for holder in state["holders"] if holder != me]
-            if not state["holders"]:
-                for key, mode in state["modes"].items():
-                    with contextlib.suppress(OSError):
-                        os.chmod(key, mode)
-                state["modes"] = {}
+        for folder in [*reversed(path.resolve().parents), path.resolve()]:
+            if folder.is_dir() and not os.stat(folder).st_mode & stat.S_IXOTH:
+                return folder
+    except OSError:
+        return path
+    return None
 
 
-# --- processes of a uid --------------------------------------------------------------------------
+def _mode() -> str:
+    mode = os.environ.get(MODE_VARIABLE, "auto").strip() or "auto"
+    if mode not in MODES:
+        raise SandboxError(f"{MODE_VARIABLE}={mode!r}: expected one of {', '.join(MODES)}")
+    return mode
+
+
+@functools.cache
+def _bwrap_works(as_root: bool) -> str:
+    """ "" when bubblewrap can make our sandbox here, else why not."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    argv = [bwrap, *_namespace_flags(as_root), "--ro-bind", "/", "/", "--proc", "/proc"]
+    argv += ["--dev", "/dev", "--", "/bin/sh", "-c", "exit 0"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap cannot run: {error}"
+    if done.returncode != 0:
+        return f"bubblewrap cannot make namespaces here: {done.stderr.strip()[:200]}"
+    return ""
+
+
+def protections(mode: str | None = None) -> Protections:
+    """What a sandbox started now would get (``mode``: see MODES; default from the env)."""
+    mode = mode or _mode()
+    root = running_as_root()
+    missing = []
+    namespaces = False
+    if mode == "auto":
+        why = _bwrap_works(root)
+        namespaces = not why
+        if why:
+            missing.append(f"namespaces: {why}")
+    else:
+        missing.append(f"namespaces: switched off ({MODE_VARIABLE}={mode})")
+    version = ""
+    if mode != "minimal":
+        layout, why = cgroups.availability()
+        version = layout.version if layout else ""
+        if layout is None:
+            missing.append(f"control group: {why}")
+    else:
+        missing.append(f"control group: switched off ({MODE_VARIABLE}={mode})")
+    blocked = [f for f in map(_unreachable_folder, _interpreter_dirs()) if f is not None]
+    separate = root and (namespaces or not blocked)
+    if not root:
+        missing.append("separate user: the grader is not root")
+    elif not separate:
+        mode = stat.filemode(os.stat(blocked[0]).st_mode)
+        missing.append(
+            "separate user: without namespaces the worker's Python must be reachable by other "
+            f"users, and {blocked[0]} is closed to them (mode {mode})"
+        )
+    return Protections(namespaces, version, separate, tuple(missing))
+
+
+def _namespace_flags(as_root: bool) -> list[str]:
+    flags = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net"]
+    flags += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if as_root:  # bwrap keeps only what setpriv needs to become the worker's uid
+        return [*flags, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*flags, "--unshare-user"]
+
+
+# --- processes ---------------------------------------------------------------------------------
 
 
 def _processes_of(uid: int) -> list[int]:
@@ -216,17 +255,27 @@ def _processes_of(uid: int) -> list[int]:
                         if int(line.split()[1]) == uid:
                             pids.append(int(entry))
                         break
-        except OSError:
+        except (OSError, ValueError):
             continue
     return pids
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat_file:
-            return int(stat_file.read().rpartition(")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat_file:
+                    parent = int(stat_file.read().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += children.get(pid, [])
+    return found
 
 
 # kcmp(2) tells whether two processes share one address space; its number differs by machine.
@@ -248,24 +297,84 @@ def _share_memory(pid: int, other: int) -> bool:
     return _libc().syscall(number, pid, other, _KCMP_VM, 0, 0) == 0
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return int(stat_file.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proportional_bytes(pid: int) -> int:
+    """Pss: the process's resident memory, pages shared with others (a forked worker and its
+    zygote share TensorFlow's) counted in proportion; resident memory where Pss is unknown."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _rss_bytes(pids: list[int]) -> int:
-    """The resident memory of these processes, each address space counted once."""
-    total = 0
+    """The memory of these processes (the fallback where no control group caps memory), each
+    address space counted once."""
     watched = set(pids)
+    total = 0
     for pid in pids:
-        if len(pids) > 1:
-            parent = _parent_of(pid)
-            if parent in watched and _share_memory(pid, parent):
-                continue  # its parent's memory, counted already
-        try:
-            with open(f"/proc/{pid}/statm") as statm:
-                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            continue
+        parent = _parent_of(pid) if len(pids) > 1 else None
+        if parent in watched and _share_memory(pid, parent):
+            continue  # its parent's memory, counted already
+        total += _proportional_bytes(pid)
     return total
 
 
-# --- the worker process --------------------------------------------------------------------------
+_uids_in_use: set[int] = set()  # by this process's sandboxes (a batch runs several at once)
+_uids_lock = threading.Lock()
+
+
+def fresh_uid() -> int:
+    """A uid/gid no process uses, for one sandbox; give it back with ``release_uid``."""
+    for _ in range(50):
+        uid = random.randrange(*WORKER_UID_RANGE)
+        with _uids_lock:
+            if uid in _uids_in_use or _processes_of(uid):
+                continue
+            _uids_in_use.add(uid)
+            return uid
+    raise SandboxError(f"no free uid for the grading worker ({errno.errorcode[errno.EAGAIN]})")
+
+
+def release_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of ``uid``: ``kill(-1)`` run AS that uid reaches all of them at once."""
+    for _ in range(20):
+        if not _processes_of(uid):
+            return
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["/bin/kill", "-KILL", "-1"],
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                timeout=10,
+                check=False,
+                capture_output=True,
+            )
+        time.sleep(0.02)
+
+
+# --- what the worker is sent -------------------------------------------------------------------
 
 
 def _module_bundle() -> list[list[Any]]:
@@ -276,12 +385,10 @@ def _module_bundle() -> list[list[Any]]:
         ["mnist_lab", None],
         ["mnist_lab.constants", package.joinpath("constants.py").read_text(encoding="utf-8")],
         ["mnist_lab.grading", None],
-        ["mnist_lab.grading.protocol", grading.joinpath("protocol.py").read_text(encoding="utf-8")],
     ]
-    modelinfo = grading.joinpath("modelinfo.py")
-    if modelinfo.is_file():
-        bundle.append(["mnist_lab.grading.modelinfo", modelinfo.read_text(encoding="utf-8")])
-    bundle.append(["mnist_lab.grading.worker", grading.joinpath("worker.py").read_text("utf-8")])
+    for name in ("protocol", "cleanup", "modeldata", "worker"):
+        source = grading.joinpath(f"{name}.py").read_text(encoding="utf-8")
+        bundle.append([f"mnist_lab.grading.{name}", source])
     return bundle
 
 
@@ -290,28 +397,43 @@ def reference_bundle() -> list[list[str]]:
     return [["mnist_lab.grading.reference", grading.joinpath("reference.py").read_text("utf-8")]]
 
 
-class OutputSink:
-    """Drains the worker's stdout/stderr, keeping the first bytes and counting all of them."""
+def protected_paths(extra: list[Path]) -> list[Path]:
+    """What the worker must never see: mnist-lab's package (tests, fixtures, solutions), a
+    development checkout's git history, and ``extra``."""
+    paths = set()
+    for package in ("mnist_lab", "mnist_lab.solutions", "mnist_lab.autograder"):
+        with contextlib.suppress(ModuleNotFoundError, TypeError):
+            paths.add(Path(str(resources.files(package))))
+    for path in list(paths):
+        for ancestor in path.resolve().parents:
+            if (ancestor / ".git").is_dir():
+                paths.add(ancestor / ".git")
+                break
+    paths.update(Path(path) for path in extra)
+    return sorted({p.resolve() for p in paths if p.exists()})
 
-    def __init__(self, stream: Any) -> None:
+
+class OutputSink:
+    """Drains the sandbox's stdout/stderr, keeping the first bytes and counting all of them."""
+
+    def __init__(self, fd: int) -> None:
         self.kept = bytearray()
         self.total = 0
-        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
         self._thread.start()
 
-    def _drain(self, stream: Any) -> None:
-        fd = stream.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.total += len(chunk)
-            room = OUTPUT_KEEP_BYTES - len(self.kept)
-            if room > 0:
-                self.kept += chunk[:room]
+    def _drain(self, fd: int) -> None:
+        try:
+            while chunk := os.read(fd, 65536):
+                self.total += len(chunk)
+                room = OUTPUT_KEEP_BYTES - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def text(self, limit: int = 2000) -> str:
         """The start of the output as printable text (odd bytes replaced)."""
@@ -319,225 +441,445 @@ class OutputSink:
         return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in raw)
 
 
-class WorkerProcess:
-    """One running worker; ``request`` sends a message and waits for the reply with a deadline."""
+# --- channels ----------------------------------------------------------------------------------
 
-    def __init__(
-        self,
-        *,
-        scratch: Path,
-        uid: int | None,
-        limits: Limits,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        self.scratch = scratch
-        self.cancel = cancel
-        self.uid = uid
-        self.limits = limits
+
+def _socket_pair() -> tuple[socket.socket, socket.socket]:
+    """Two connected blocking sockets (a default timeout set by other code would make them
+    non-blocking, and the channels read them with plain blocking reads)."""
+    pair = socket.socketpair()
+    for end in pair:
+        end.setblocking(True)
+    return pair
+
+
+class Channel:
+    """One socket to the sandbox: requests out, replies in (a reader thread), with deadlines."""
+
+    def __init__(self, sock: socket.socket, *, watch: Callable[[], None]) -> None:
+        self.sock = sock
+        self.watch = watch  # raises WorkerFailure / GradingCancelled while a reply is awaited
         self.dead_reason: str | None = None
-        self.peak_rss = 0  # the most resident memory the watchdog saw (bytes)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(scratch),
-            "TMPDIR": str(scratch / "tmp"),
-            "KERAS_HOME": str(scratch / ".keras"),
-            "MPLCONFIGDIR": str(scratch / ".matplotlib"),
-            "MPLBACKEND": "Agg",
-            "LANG": "C.UTF-8",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "CUDA_VISIBLE_DEVICES": "",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "MNIST_LAB_OFFLINE": "1",
-        }
-        options: dict[str, Any] = {}
-        if uid is not None:
-            options.update(user=uid, group=uid, extra_groups=[])
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOTSTRAP],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=scratch,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-                **options,
-            )
-        except OSError as error:
-            who = f" as uid {uid}" if uid is not None else ""
-            raise SandboxError(f"cannot start the grading worker{who}: {error}") from error
-        self.output = OutputSink(self.process.stderr)
         self._replies: queue.Queue = queue.Queue()
-        self._reader = threading.Thread(target=self._read_replies, daemon=True)
-        self._reader.start()
-        config = {
-            "max_file_bytes": limits.max_file_bytes,
-            "max_processes": limits.max_processes,
-        }
-        self._send({"modules": _module_bundle(), "config": config})
+        threading.Thread(target=self._read, daemon=True).start()
 
-    def check_started(self, *, timeout: float) -> None:
-        """Wait until the worker answers, before any student code runs in it."""
-        try:
-            reply = self.request({"op": "ping"}, timeout=timeout)
-        except protocol.WorkerFailure as failure:
-            time.sleep(0.2)  # let the output drain
-            detail = self.output.text(limit=600).strip().replace("\n", " | ")
-            raise SandboxError(
-                f"the grading worker did not start ({failure}): {detail or 'no output'}"
-            ) from None
-        if reply.get("ok") is not True:
-            raise SandboxError("the grading worker did not start (bad reply to ping)")
-
-    def _read_replies(self) -> None:
-        fd = self.process.stdout.fileno()
+    def _read(self) -> None:
+        fd = self.sock.fileno()
         while True:
             try:
                 self._replies.put(("message", protocol.read_message(fd)))
             except EOFError:
                 self._replies.put(("eof", None))
                 return
-            except (protocol.ProtocolError, OSError) as error:
+            except (protocol.ProtocolError, OSError, ValueError) as error:
                 self._replies.put(("bad", str(error)))
                 return
 
-    def _send(self, message: dict[str, Any]) -> None:
-        protocol.write_message(self.process.stdin.fileno(), message)
+    def send(self, message: dict[str, Any]) -> None:
+        data = protocol.encode_message(message)
 
-    def _pids(self) -> list[int]:
-        if self.uid is not None:
-            return _processes_of(self.uid)
-        return [self.process.pid] if self.process.poll() is None else []
+        def write() -> None:
+            with contextlib.suppress(OSError):
+                self.sock.sendall(data)
+
+        # A worker that does not read must not block the grader: write from a thread.
+        threading.Thread(target=write, daemon=True).start()
 
     def request(self, message: dict[str, Any], *, timeout: float) -> dict[str, Any]:
-        """Send a request and return the reply, or raise WorkerFailure (the worker is then dead)."""
+        """Send ``message``; the reply, or WorkerFailure (timeout, death, malformed reply)."""
         if self.dead_reason:
             raise protocol.WorkerFailure(self.dead_reason)
+        self.send(message)
+        return self.reply(timeout=timeout)
+
+    def reply(self, *, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
-        sender_error: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                self._send(message)
-            except BaseException as error:  # a dead worker's closed pipe
-                sender_error.append(error)
-
-        # Writing may block on a full pipe when the worker does not read: never in this thread.
-        threading.Thread(target=send, daemon=True).start()
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.kill(f"timed out after {timeout:g} s")
-                raise protocol.WorkerFailure(self.dead_reason)
+                raise protocol.WorkerFailure(f"timed out after {timeout:g} s")
             try:
                 kind, payload = self._replies.get(timeout=min(MEMORY_POLL_SECONDS, remaining))
             except queue.Empty:
-                if self.cancel is not None and self.cancel.is_set():
-                    self.kill("grading was cancelled")
-                    raise GradingCancelled() from None
-                if self._rss_exceeded():
-                    limit_mb = self.limits.memory_bytes // 2**20
-                    self.kill(f"used more than the {limit_mb} MB memory limit")
-                    raise protocol.WorkerFailure(self.dead_reason) from None
+                self.watch()
                 continue
             if kind == "message":
+                self.watch()  # e.g. a child of the worker was killed for memory meanwhile
                 return payload
             if kind == "bad":
-                self.kill(f"sent a malformed reply ({payload})")
-                raise protocol.WorkerFailure(self.dead_reason)
-            self.process.wait(timeout=5) if self.process.poll() is None else None
-            self.kill(self._exit_description())
-            raise protocol.WorkerFailure(self.dead_reason)
-
-    def _rss_exceeded(self) -> bool:
-        rss = _rss_bytes(self._pids())
-        self.peak_rss = max(self.peak_rss, rss)
-        return rss > self.limits.memory_bytes
-
-    def _exit_description(self) -> str:
-        code = self.process.poll()
-        if code is None:
-            return "the worker process closed its channel"
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"the worker process was killed by {name}"
-        return f"the worker process exited with status {code}"
-
-    def kill(self, reason: str) -> None:
-        """Kill the worker and everything it started; later requests fail with ``reason``."""
-        if self.dead_reason is None:
-            self.dead_reason = reason
-        for _ in range(3):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if hasattr(os, "killpg"):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                else:  # Windows (a student's own `mnist-lab check`): no process groups
-                    self.process.kill()
-            for pid in self._pids() if self.uid is not None else []:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=2)
-            if not self._pids():
-                break
-        for stream in (self.process.stdin,):
-            with contextlib.suppress(OSError):
-                stream.close()
+                raise protocol.ProtocolError(f"the worker sent a malformed reply ({payload})")
+            raise EOFError("the worker closed its channel")
 
     def close(self) -> None:
-        self.kill("the worker was stopped")
         with contextlib.suppress(OSError):
-            self.process.stdout.close()
-            self.process.stderr.close()
-
-
-def make_scratch(submission: Path, *, uid: int | None) -> Path:
-    """A fresh folder holding only a copy of the submission (owned by the worker's uid)."""
-    scratch = Path(tempfile.mkdtemp(prefix="mnist-lab-worker-"))
-    target = scratch / submission.name
-    shutil.copyfile(submission, target)
-    (scratch / "tmp").mkdir()
-    if uid is not None:
-        for path in (scratch, target, scratch / "tmp"):
-            os.chown(path, uid, uid)
-        os.chmod(scratch, 0o700)
-    return scratch
-
-
-def remove_scratch(scratch: Path) -> None:
-    def retry(function: Any, path: str, _info: Any) -> None:
+            self.sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
-            function(path)
-
-    shutil.rmtree(scratch, onerror=retry)
+            self.sock.close()
 
 
-_uids_in_use: set[int] = set()  # by this process's grading runs (a batch runs several at once)
-_uids_lock = threading.Lock()
+# --- the sandbox -------------------------------------------------------------------------------
 
 
-def fresh_uid() -> int | None:
-    """A uid/gid no one uses, for this run's workers (None when not root: no privilege drop).
+@dataclass
+class SandboxOptions:
+    limits: Limits = field(default_factory=Limits)
+    preload: tuple[str, ...] = DEFAULT_PRELOAD
+    hide: tuple[Path, ...] = ()  # more paths the worker must not see
+    cancel: threading.Event | None = None
 
-    Give it back with ``release_uid`` when the run ends.
-    """
-    if not running_as_root():
-        return None
-    for _ in range(50):
-        uid = random.randrange(*WORKER_UID_RANGE)
-        with _uids_lock:
-            if uid in _uids_in_use or _processes_of(uid):
+
+class Sandbox:
+    """One submission's sandbox: the zygote process, its control channel, its control group."""
+
+    def __init__(
+        self, *, files: dict[str, str], protections: Protections, options: SandboxOptions
+    ) -> None:
+        self.files = files
+        self.protections = protections
+        self.options = options
+        self.limits = options.limits
+        self.uid: int | None = fresh_uid() if protections.separate_user else None
+        self.group: cgroups.Group | None = None
+        self.scratch: Path | None = None  # on disk, without namespaces
+        self.process: subprocess.Popen | None = None
+        self.control: Channel | None = None
+        self.output: OutputSink | None = None
+        self.dead_reason: str | None = None
+        self.peak_memory = 0
+        self._ready = False
+
+    # starting
+
+    def start(self, *, timeout: float) -> None:
+        """Start the zygote and wait until it has imported the heavy modules."""
+        self.spawn()
+        self.wait_ready(timeout=timeout)
+
+    def spawn(self) -> None:
+        """Start the zygote without waiting for it (the grader goes on meanwhile)."""
+        try:
+            self._spawn()
+        except SandboxError:
+            self.close()
+            raise
+        except OSError as error:
+            self.close()
+            raise SandboxError(f"the grading sandbox cannot be made here: {error}") from None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def wait_ready(self, *, timeout: float) -> None:
+        """Wait for the zygote's first reply (its heavy modules imported).
+
+        SandboxError when it does not come: no student code has run yet, so it is the grader's
+        environment, never the student's fault.
+        """
+        if self._ready:
+            return
+        try:
+            reply = self.control.reply(timeout=timeout)
+        except (protocol.WorkerFailure, protocol.ProtocolError, EOFError, OSError) as failure:
+            time.sleep(0.2)  # let the output drain
+            detail = self.output.text(limit=600).strip().replace("\n", " | ") if self.output else ""
+            self.close()
+            raise SandboxError(
+                f"the grading worker did not start ({failure}): {detail or 'no output'}"
+            ) from None
+        if reply.get("ok") is not True:
+            self.close()
+            raise SandboxError(f"the grading worker did not start: {reply.get('error')}")
+        self._ready = True
+
+    def _spawn(self) -> None:
+        control_ours, control_theirs = _socket_pair()
+        output_read, output_write = os.pipe()
+        gate_read, gate_write = os.pipe()
+        if self.protections.cgroup:
+            self.group = cgroups.Group.create(
+                memory_bytes=self.limits.memory_bytes, max_processes=self.limits.max_processes
+            )
+        command, env, cwd, user = self._command(control_theirs.fileno())
+        gated = ["/bin/sh", "-c", GATE, "mnist-lab-sandbox", *command]
+        try:
+            self.process = subprocess.Popen(
+                gated,
+                stdin=gate_read,
+                stdout=output_write,
+                stderr=output_write,
+                pass_fds=(control_theirs.fileno(),),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                **user,
+            )
+        except OSError as error:
+            raise SandboxError(f"cannot start the grading sandbox: {error}") from error
+        finally:
+            for fd in (output_write, gate_read):
+                os.close(fd)
+            control_theirs.close()
+        self.output = OutputSink(output_read)
+        try:
+            if self.group is not None:
+                self.group.attach(self.process.pid)
+            os.write(gate_write, b"go\n")
+        finally:
+            os.close(gate_write)
+        self.control = Channel(control_ours, watch=self._watch)
+        self.control.send({"modules": _module_bundle(), "config": self._config()})
+
+    def _config(self) -> dict[str, Any]:
+        if self.protections.namespaces:
+            scratch, wipe, kill_mode = SANDBOX_HOME, [SANDBOX_HOME, "/tmp", "/dev/shm"], "pidns"
+        else:
+            scratch, wipe = str(self.scratch), [str(self.scratch)]
+            kill_mode = "uid" if self.uid is not None else "session"
+        return {
+            "scratch": scratch,
+            "wipe": wipe,
+            "kill_mode": kill_mode,
+            "files": self.files,
+            "preload": list(self.options.preload),
+            "max_file_bytes": self.limits.max_file_bytes,
+            # Without a control group, the uid's process limit stands in for pids.max.
+            "max_processes": None if self.group else self.limits.max_processes,
+        }
+
+    def _environment(self, home: str, control_fd: int) -> dict[str, str]:
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": home,
+            "USER": "student",
+            "TMPDIR": "/tmp" if self.protections.namespaces else f"{home}/tmp",
+            "KERAS_HOME": f"{home}/.keras",
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
+            "MPLBACKEND": "Agg",
+            "LANG": "C.UTF-8",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "CUDA_VISIBLE_DEVICES": "",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MNIST_LAB_OFFLINE": "1",
+            CONTROL_FD_VARIABLE: str(control_fd),
+        }
+
+    def _command(self, control_fd: int) -> tuple[list[str], dict[str, str], str, dict]:
+        python = [sys.executable, "-I", "-c", BOOTSTRAP]
+        if self.protections.namespaces:
+            env = self._environment(SANDBOX_HOME, control_fd)
+            argv = ["bwrap", *_namespace_flags(running_as_root()), "--clearenv"]
+            for key, value in env.items():
+                argv += ["--setenv", key, value]
+            argv += self._view()
+            if self.uid is not None:
+                uid = str(self.uid)
+                python = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups"]
+                python += ["--inh-caps=-all", sys.executable, "-I", "-c", BOOTSTRAP]
+            return [*argv, "--as-pid-1", "--", *python], {"PATH": "/usr/bin:/bin"}, "/", {}
+        self.scratch = Path(tempfile.mkdtemp(prefix="mnist-lab-worker-"))
+        user: dict[str, Any] = {}
+        if self.uid is not None:
+            os.chown(self.scratch, self.uid, self.uid)
+            user = {"user": self.uid, "group": self.uid, "extra_groups": []}
+        os.chmod(self.scratch, 0o700)
+        return python, self._environment(str(self.scratch), control_fd), str(self.scratch), user
+
+    def _view(self) -> list[str]:
+        """bubblewrap's mount view: /usr, Python, private /tmp, /dev/shm and home; nothing else."""
+        argv = ["--ro-bind", "/usr", "/usr"]
+        for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+            path = Path("/") / name
+            if path.is_symlink():
+                argv += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                argv += ["--ro-bind", str(path), str(path)]
+        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
+            if (Path("/etc") / name).exists():
+                argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        bound = [Path("/usr")]
+        made: set[Path] = set()
+        for folder in _interpreter_dirs():
+            if any(folder == b or b in folder.parents for b in bound):
                 continue
-            _uids_in_use.add(uid)
-            return uid
-    raise OSError(errno.EAGAIN, "no free uid for the grading worker")
+            for parent in reversed(folder.parents):  # bwrap would copy their host modes
+                if parent != Path("/") and parent not in made:
+                    argv += ["--perms", "0755", "--dir", str(parent)]
+                    made.add(parent)
+            argv += ["--ro-bind", str(folder), str(folder)]
+            bound.append(folder)
+        for path in protected_paths(list(self.options.hide)):
+            if any(path == b or b in path.parents for b in bound):
+                argv += (
+                    ["--tmpfs", str(path)]
+                    if path.is_dir()
+                    else ["--ro-bind", "/dev/null", str(path)]
+                )
+        size = str(self.limits.memory_bytes)
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        for folder in ("/tmp", "/dev/shm", SANDBOX_HOME):
+            argv += ["--size", size, "--perms", "1777", "--tmpfs", folder]
+        return [*argv, "--chdir", SANDBOX_HOME]
+
+    # watching
+
+    def _pids(self) -> list[int]:
+        if self.process is None:
+            return []
+        if self.group is not None:
+            return self.group.pids()
+        if self.uid is not None:
+            return _processes_of(self.uid)
+        return _descendants(self.process.pid)
+
+    def memory_bytes(self) -> int:
+        used = self.group.memory_bytes() if self.group else _rss_bytes(self._pids())
+        self.peak_memory = max(self.peak_memory, used)
+        return used
+
+    def over_memory(self) -> bool:
+        if self.group is not None:
+            self.memory_bytes()
+            return self.group.out_of_memory()
+        return self.memory_bytes() > self.limits.memory_bytes
+
+    def memory_message(self) -> str:
+        return f"used more than the {self.limits.memory_bytes // 2**20} MB memory limit"
+
+    def _watch(self) -> None:
+        cancel = self.options.cancel
+        if cancel is not None and cancel.is_set():
+            self.kill("grading was cancelled")
+            raise GradingCancelled()
+        if self.over_memory():
+            self.kill(self.memory_message())
+            raise protocol.WorkerFailure(self.dead_reason)
+        if self.process is not None and self.process.poll() is not None:
+            self.kill("the sandbox ended")
+            raise protocol.WorkerFailure(self.dead_reason)
+
+    # sessions
+
+    def open_session(self) -> Channel:
+        """A fresh worker (forked by the zygote after killing every other process and emptying
+        the scratch folders), talking on a socket of its own."""
+        if self.dead_reason:
+            raise protocol.WorkerFailure(self.dead_reason)
+        ours, theirs = _socket_pair()
+        try:
+            self.control.send({"op": "session"})
+            time.sleep(0)  # the JSON message first, then the descriptor
+            socket.send_fds(self.control.sock, [b"S"], [theirs.fileno()])
+        except OSError as error:
+            ours.close()
+            raise protocol.WorkerFailure(f"the sandbox's zygote is gone ({error})") from None
+        finally:
+            theirs.close()
+        reply = self._control_reply()
+        if reply.get("ok") is not True:
+            ours.close()
+            raise protocol.WorkerFailure(f"the sandbox could not start a worker ({reply})")
+        return Channel(ours, watch=self._watch)
+
+    def _control_reply(self) -> dict[str, Any]:
+        try:
+            return self.control.reply(timeout=CONTROL_TIMEOUT)
+        except (protocol.WorkerFailure, protocol.ProtocolError, EOFError) as failure:
+            self.kill(f"the sandbox's zygote stopped answering ({failure})")
+            raise protocol.WorkerFailure(self.dead_reason) from None
+
+    def reset(self) -> None:
+        """Kill every process of the sandbox but the zygote (the worker of a failed session)."""
+        if self.dead_reason:
+            return
+        self.control.send({"op": "reset"})
+        reply = self._control_reply()
+        if reply.get("ok") is not True:
+            self.kill("the sandbox could not be reset")
+
+    def exit_description(self) -> str:
+        """What ended the last session's worker (the zygote reaped it)."""
+        if self.dead_reason:
+            return self.dead_reason
+        if self.over_memory():
+            return self.memory_message()
+        self.control.send({"op": "status"})
+        try:
+            reply = self._control_reply()
+        except protocol.WorkerFailure as failure:
+            return str(failure)
+        status = reply.get("exit")
+        return describe_exit(status if type(status) is int else None)
+
+    # ending
+
+    def kill(self, reason: str) -> None:
+        """Kill everything of the sandbox; later requests fail with ``reason``."""
+        if self.dead_reason is None:
+            self.dead_reason = reason
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if self.group is not None:
+            self.group.kill_all()
+        if self.uid is not None and not self.protections.namespaces:
+            _kill_uid(self.uid)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+        if self.control is not None:
+            self.control.close()
+
+    def close(self) -> None:
+        """Kill the sandbox and remove everything it left: processes, group, scratch, uid."""
+        self.kill("the sandbox was closed")
+        if self.group is not None:
+            self.peak_memory = max(self.peak_memory, self.group.peak_memory_bytes())
+            self.group.remove()
+            self.group = None
+        if self.scratch is not None:
+            with contextlib.suppress(OSError):
+                cleanup.remove_folder(self.scratch)
+            self.scratch = None
+        if self.uid is not None and not self.protections.namespaces:
+            _remove_files_of(self.uid)
+        release_uid(self.uid)
+        self.uid = None
 
 
-def release_uid(uid: int | None) -> None:
-    with _uids_lock:
-        _uids_in_use.discard(uid)
+def _remove_files_of(uid: int) -> None:
+    """Without namespaces, /tmp and /dev/shm are the machine's: remove what the uid left there."""
+    for folder in {Path(tempfile.gettempdir()), Path("/tmp"), Path("/dev/shm")}:
+        with contextlib.suppress(OSError):
+            for entry in folder.iterdir():
+                with contextlib.suppress(OSError):
+                    if entry.lstat().st_uid != uid:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        cleanup.remove_folder(entry)
+                    else:
+                        entry.unlink()
+
+
+def describe_exit(status: int | None) -> str:
+    if status is None:
+        return "the worker process closed its channel"
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"the worker process was killed by {name}"
+    return f"the worker process exited with status {status}"
+
+
+__all__ = [
+    "DEFAULT_PRELOAD",
+    "GradingCancelled",
+    "Limits",
+    "Protections",
+    "Sandbox",
+    "SandboxError",
+    "SandboxOptions",
+    "protections",
+]

@@ -1,38 +1,55 @@
-"""The worker: the only process where student code runs.
+"""The worker: the only place where student code runs, and the zygote that forks it.
 
-The grader (``sandbox.py``) starts ``python -I -c BOOTSTRAP`` as an unprivileged user in a scratch
-directory holding a copy of the submission. The bootstrap reads this module's source and the few
-modules it needs (``protocol``, ``constants``, ``modelinfo``) from stdin, so the worker never
-needs to read the mnist_lab package (which the grader hides from it). The worker then moves its
-channel to private file descriptors, points stdout/stderr at the grader's capture pipe, and
-answers requests (``load``, ``call``, ``model``, ``install``) until stdin closes.
+The grader (``sandbox.py``) starts ``python -I -c BOOTSTRAP`` in the sandbox, with a Unix socket
+(the control channel) as the file descriptor named by ``MNIST_LAB_CONTROL_FD``. The bootstrap
+reads this module's source and the few modules it needs over that socket, so nothing of mnist_lab
+has to be readable in the sandbox, then runs the zygote:
 
-Everything it sends back is data (see ``protocol.py``); Keras models stay here in a handle table.
+- The zygote imports the heavy modules (NumPy, TensorFlow, Keras) once, before any student code
+  and before any TensorFlow op, and answers the grader on the control channel only. With
+  namespaces it is process 1 of the sandbox's pid namespace: no process in the sandbox can kill
+  it (init ignores signals it has no handler for), and it is not dumpable, so none can trace it.
+- For each session (the public cases, then the hidden ones; a fresh start after a worker
+  failure) the grader sends a NEW socket over the control channel. The zygote kills every other
+  process of the sandbox, empties the scratch folders, writes the submission back, and forks one
+  worker that serves that socket only. Nothing of an earlier session survives into the next: a
+  leftover process could only talk on the earlier socket, which the grader has closed.
+- The worker answers requests (``load``, ``install``, ``call``, ``model``) until its socket
+  closes. Everything it sends back is data (see ``protocol.py``); Keras models stay here in a
+  handle table. An exception of student code is sent as a student error; any other failure is
+  marked ``"stage": "worker"`` (the grader's side, never the student's fault).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import socket
 import sys
+import time
 import types
 from typing import Any
 
-from mnist_lab.grading import protocol
+from mnist_lab.grading import cleanup, protocol
 
-# Executed by ``python -I -c``: read the module bundle from fd 0, install it, serve.
+CONTROL_FD_VARIABLE = "MNIST_LAB_CONTROL_FD"
+
+# Executed by ``python -I -c``: read the module bundle from the control socket, install, run.
 BOOTSTRAP = r"""
 import json, os, struct, sys, types
-def _read(fd, size):
+_fd = int(os.environ["MNIST_LAB_CONTROL_FD"])
+def _read(size):
     parts = []
     while size:
-        chunk = os.read(fd, size)
+        chunk = os.read(_fd, size)
         if not chunk:
             raise SystemExit(3)
         parts.append(chunk)
         size -= len(chunk)
     return b"".join(parts)
-(_size,) = struct.unpack(">Q", _read(0, 8))
-_bundle = json.loads(_read(0, _size).decode("utf-8"))
+(_size,) = struct.unpack(">Q", _read(8))
+_bundle = json.loads(_read(_size).decode("utf-8"))
 for _name, _source in _bundle["modules"]:
     _module = types.ModuleType(_name)
     if _source is None:
@@ -45,12 +62,142 @@ for _name, _source in _bundle["modules"]:
         setattr(sys.modules[_parent], _child, _module)
     if _source is not None:
         exec(compile(_source, _module.__file__, "exec"), _module.__dict__)
-_in, _out = os.dup(0), os.dup(1)
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
-os.dup2(2, 1)
-sys.modules["mnist_lab.grading.worker"].serve(in_fd=_in, out_fd=_out, config=_bundle["config"])
+sys.modules["mnist_lab.grading.worker"].zygote(control_fd=_fd, config=_bundle["config"])
 """
+
+
+# --- the zygote ---------------------------------------------------------------------------------
+
+
+def _set_dumpable(dumpable: bool) -> None:
+    """Whether processes of the same user may trace this one or read its memory and /proc files
+    (PR_SET_DUMPABLE): never the zygote; the worker as usual."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(dumpable), 0, 0, 0)
+
+
+_EXITS: dict[int, int] = {}  # exit codes of the zygote's children (negative: killed by a signal)
+
+
+def _reap(*_: Any) -> None:
+    """Collect every finished child (as process 1, orphans of the sandbox become ours)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid <= 0:
+                return
+            if len(_EXITS) > 1000:
+                _EXITS.clear()
+            _EXITS[pid] = os.waitstatus_to_exitcode(status)
+
+
+def _exit_of(pid: int | None, wait: float = 2.0) -> int | None:
+    """How the worker ``pid`` ended (None: still running, or unknown)."""
+    deadline = time.monotonic() + wait
+    while pid is not None and pid not in _EXITS and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.01)
+    return _EXITS.get(pid) if pid is not None else None
+
+
+def _preload(names: list[str]) -> str | None:
+    for name in names:
+        try:
+            __import__(name)
+        except BaseException as error:  # a broken install: the grader reports it, not a student
+            return f"importing {name} failed: {type(error).__name__}: {error}"
+    return None
+
+
+def _kill_the_rest(config: dict[str, Any], last_child: int | None) -> None:
+    """Kill every process of this sandbox but the zygote."""
+    mode = config.get("kill_mode")
+    if mode in ("pidns", "uid"):
+        # In a pid namespace: everything in it. Under a uid of its own: every process of the uid.
+        for _ in range(50):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            _reap()
+        _reap()
+    elif last_child is not None:  # same user as the grader: only the session's process group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(last_child, signal.SIGKILL)
+        _reap()
+
+
+def _fresh_scratch(config: dict[str, Any]) -> None:
+    for folder in config.get("wipe", []):
+        with contextlib.suppress(FileNotFoundError):
+            cleanup.empty_folder(folder)
+    scratch = config["scratch"]
+    for name, text in config.get("files", {}).items():
+        with open(os.path.join(scratch, name), "w", encoding="utf-8") as stream:
+            stream.write(text)
+    os.makedirs(os.path.join(scratch, "tmp"), exist_ok=True)
+
+
+def zygote(*, control_fd: int, config: dict[str, Any]) -> None:
+    """Answer the grader on the control channel; fork one worker per session."""
+    _set_dumpable(False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    control = socket.socket(fileno=control_fd)
+    read, write = protocol.read_message, protocol.write_message
+    error = _preload(config.get("preload", []))
+    signal.signal(signal.SIGCHLD, _reap)  # after the preload: its subprocesses wait for theirs
+    write(control_fd, {"ok": error is None, "pid": os.getpid(), "error": error})
+    last_child: int | None = None
+    while True:
+        try:
+            request = read(control_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
+        except (EOFError, OSError, protocol.ProtocolError):
+            os._exit(0)
+        op = request.get("op")
+        try:
+            if op == "session":
+                _, fds, _, _ = socket.recv_fds(control, 1, 1)
+                _kill_the_rest(config, last_child)
+                _fresh_scratch(config)
+                last_child = os.fork()
+                if last_child == 0:
+                    control.detach()
+                    os.close(control_fd)
+                    _worker_main(fds[0], config)
+                for fd in fds:
+                    os.close(fd)
+                reply = {"ok": True}
+            elif op == "reset":
+                _kill_the_rest(config, last_child)
+                reply = {"ok": True}
+            elif op == "status":
+                reply = {"ok": True, "exit": _exit_of(last_child)}
+            else:
+                reply = {"ok": op == "ping"}
+        except BaseException as failure:
+            reply = {"ok": False, "error": protocol.exception_payload(failure), "stage": "worker"}
+        write(control_fd, reply)
+
+
+def _worker_main(fd: int, config: dict[str, Any]) -> None:
+    try:
+        os.setsid()
+        _set_dumpable(True)
+        for number in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(config["scratch"])
+        serve(fd=fd, config=config)
+    finally:
+        os._exit(0)
+
+
+# --- the worker ---------------------------------------------------------------------------------
 
 
 def _set_limits(config: dict[str, Any]) -> None:
@@ -75,12 +222,24 @@ def _set_limits(config: dict[str, Any]) -> None:
             resource.setrlimit(limit, (value, value))
         except (ValueError, OSError):
             pass  # a limit the platform refuses is not worth failing the grading for
-    try:
-        import signal
-
+    with contextlib.suppress(AttributeError, ValueError, OSError):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the cap fails, not kills
-    except (AttributeError, ValueError, OSError):
-        pass
+
+
+class StudentCodeError(Exception):
+    """Wraps an exception raised by student code (its function, its model)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _student(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call into student code; what it raises is the student's, never the worker's."""
+    try:
+        return function(*args, **kwargs)
+    except BaseException as error:  # SystemExit and KeyboardInterrupt included
+        raise StudentCodeError(error) from None
 
 
 class Worker:
@@ -95,8 +254,9 @@ class Worker:
     # --- values --------------------------------------------------------------------------------
 
     def register_model(self, value: Any) -> int | None:
-        keras = sys.modules.get("keras")
-        if keras is None or not isinstance(value, keras.Model):
+        from mnist_lab.grading import modeldata
+
+        if not modeldata.is_model(value):
             return None
         key = id(value)
         if key in self.model_ids and self.models.get(self.model_ids[key]) is value:
@@ -115,9 +275,9 @@ class Worker:
 
     def materialize(self, value: Any) -> Any:
         if isinstance(value, protocol.ModelSpec):
-            from mnist_lab.grading import modelinfo
+            from mnist_lab.grading import modeldata
 
-            return modelinfo.build_from_spec(value)
+            return modeldata.build_from_spec(value)
         if type(value) in (list, tuple):
             return type(value)(self.materialize(item) for item in value)
         if type(value) is dict:
@@ -140,7 +300,7 @@ class Worker:
         for index, source in enumerate(request["chunks"]):
             try:
                 code = compile(source, request["path"], "exec", dont_inherit=True)
-            except SyntaxError as error:
+            except (SyntaxError, ValueError) as error:  # ValueError: a null byte in the source
                 payload = protocol.exception_payload(error)
                 payload["chunk"] = index
                 if not request["tolerate_errors"]:
@@ -206,9 +366,7 @@ class Worker:
                 saved[helper] = home.get(helper, missing)
                 home[helper] = reference.HELPERS[helper]
         try:
-            result = func(*args, **kwargs)
-        except BaseException as error:
-            return {"ok": False, "error": protocol.exception_payload(error)}
+            result = _student(func, *args, **kwargs)
         finally:
             for helper, original in saved.items():
                 if original is missing:
@@ -221,41 +379,30 @@ class Worker:
         return reply
 
     def op_model(self, request: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
+        from mnist_lab.grading import modeldata
 
         model = self.model(request["handle"])
-        action = request["action"]
         options = self.decode(request["options"])
-        try:
-            if action == "describe":
-                from mnist_lab.grading import modelinfo
-
-                result = modelinfo.describe_model(model)
-            elif action == "predict":
-                result = np.asarray(model.predict(options["x"], verbose=0))
-            elif action == "fit":
-                if options["seed"] is not None:
-                    import keras
-
-                    keras.utils.set_random_seed(options["seed"])
-                history = model.fit(
-                    options["x"],
-                    options["y"],
-                    epochs=options["epochs"],
-                    batch_size=options["batch_size"],
-                    verbose=0,
-                )
-                result = {
-                    str(key): [float(v) for v in values]
-                    for key, values in dict(history.history).items()
-                }
-            elif action == "get_weights":
-                result = [np.asarray(weights) for weights in model.get_weights()]
-            else:
-                raise ValueError(f"unknown model action {action!r}")
-        except BaseException as error:
-            return {"ok": False, "error": protocol.exception_payload(error)}
-        return {"ok": True, "value": self.encode(result)}
+        actions = {
+            "observe": lambda: modeldata.observe(model, options["x"]),
+            "predict": lambda: modeldata.predict(model, options["x"]),
+            "get_weights": lambda: modeldata.get_weights(model),
+            "set_weights": lambda: modeldata.set_weights(model, options["weights"]),
+            "evaluate": lambda: modeldata.evaluate(model, options["x"], options["y"]),
+            "train_on_batch": lambda: modeldata.train_on_batch(model, options["x"], options["y"]),
+            "fit": lambda: modeldata.fit(
+                model,
+                options["x"],
+                options["y"],
+                epochs=options["epochs"],
+                batch_size=options["batch_size"],
+                seed=options["seed"],
+            ),
+        }
+        action = actions.get(request["action"])
+        if action is None:
+            raise ValueError(f"unknown model action {request['action']!r}")
+        return {"ok": True, "value": self.encode(_student(action))}
 
 
 class CellTimeLimit(BaseException):
@@ -269,8 +416,6 @@ def _time_limit(seconds: float | None):
     The grader's deadline still bounds everything: this only lets one slow exploration cell be
     skipped instead of failing the whole notebook.
     """
-    import signal
-
     if not seconds or not hasattr(signal, "setitimer"):  # no limit, or Windows
         yield
         return
@@ -298,10 +443,17 @@ def _error_line(error: BaseException, path: str) -> int | None:
     return line
 
 
-def serve(*, in_fd: int, out_fd: int, config: dict[str, Any]) -> None:
-    """Answer requests until the grader closes the channel."""
-    import os
+def _reply_for(worker: Worker, handlers: dict, request: Any) -> dict[str, Any]:
+    try:
+        return handlers[request["op"]](request)
+    except StudentCodeError as wrapped:
+        return {"ok": False, "error": protocol.exception_payload(wrapped.error)}
+    except BaseException as error:  # the worker's own failure (or sabotage of it): not a verdict
+        return {"ok": False, "error": protocol.exception_payload(error), "stage": "worker"}
 
+
+def serve(*, fd: int, config: dict[str, Any]) -> None:
+    """Answer requests on ``fd`` until the grader closes it."""
     _set_limits(config)
     worker = Worker(config)
     handlers = {
@@ -312,24 +464,41 @@ def serve(*, in_fd: int, out_fd: int, config: dict[str, Any]) -> None:
         "model": worker.op_model,
     }
     # Keep references: student code may replace these module attributes.
-    read, write, flush = protocol.read_message, protocol.write_message, _flush
+    read, encode, flush = protocol.read_message, protocol.encode_message, _flush
+    too_large, write_all = protocol.MessageTooLarge, _write_all
+    limit = protocol.MAX_REPLY_BYTES
     while True:
         try:
-            request = read(in_fd)
-        except EOFError:
+            request = read(fd, max_bytes=protocol.MAX_REQUEST_BYTES)
+        except (EOFError, OSError):
             break
-        try:
-            response = handlers[request["op"]](request)
-        except BaseException as error:  # a worker-side problem (bad request, student sabotage)
-            response = {"ok": False, "error": protocol.exception_payload(error), "stage": "worker"}
+        response = _reply_for(worker, handlers, request)
         flush()
         try:
-            write(out_fd, response)
+            data = encode(response, max_bytes=limit)
+        except too_large as error:  # what student code returned cannot be checked
+            data = encode({"ok": False, "error": _too_large_payload(error)}, max_bytes=limit)
         except BaseException as error:  # e.g. a value JSON cannot hold
-            write(
-                out_fd, {"ok": False, "error": protocol.exception_payload(error), "stage": "worker"}
-            )
-    os._exit(0)
+            payload = protocol.exception_payload(error)
+            data = encode({"ok": False, "error": payload, "stage": "worker"}, max_bytes=limit)
+        try:
+            write_all(fd, data)
+        except OSError:
+            break
+
+
+def _too_large_payload(error: BaseException) -> dict[str, Any]:
+    return {
+        "types": ["ResultTooLarge", "Exception", "BaseException"],
+        "message": f"the result is too large to be checked ({error})",
+        "line": None,
+    }
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _flush() -> None:

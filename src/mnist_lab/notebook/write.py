@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 
 NOTEBOOK_NAME = "mnist_digits.ipynb"
@@ -44,7 +45,7 @@ _MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 _MARKDOWN_MARKER = re.compile(r"^ \[markdown\]\s*$")
 
 
-class NotebookError(RuntimeError):
+class NotebookError(UserError, RuntimeError):
     """The notebook cannot be written as asked (bad output path, missing input)."""
 
 

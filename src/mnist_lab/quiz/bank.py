@@ -4,15 +4,15 @@ The bank is data (``questions.yaml``, packaged beside this module). ``load_bank`
 frozen dataclasses after checking every question; all problems are collected and raised as one
 ``BankError`` whose lines name the file, the question id and the field, so an author fixes the
 whole file in one pass. ``grade_response`` is the scoring rule every output copies: the page's
-JavaScript, the QTI respconditions, the Moodle fractions and the GIFT weights.
+JavaScript, the QTI respconditions, the Moodle fractions and the GIFT weights; typed numbers and
+short answers are read by the rule of ``mnist_lab.quiz.responses``, which is Moodle's.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import string
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,9 +20,21 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from mnist_lab.errors import UserError
+from mnist_lab.quiz.figures import FIGURES
+from mnist_lab.quiz.responses import comparison_form, is_within, read_number
+
 QuestionType = Literal["single", "multiple", "numeric", "short", "text"]
 QUESTION_TYPES: tuple[str, ...] = get_args(QuestionType)
-NORMALISATIONS = ("case", "whitespace", "punctuation")
+# The one normalisation an LMS can apply to short answers as well (Moodle's and Canvas's "ignore
+# case"); the ends of a response are always trimmed, everything else is compared as typed.
+NORMALISATIONS = ("case",)
+RETIRED_NORMALISATIONS = {
+    "whitespace": "the ends of a response are always trimmed and spaces inside are compared as "
+    "typed, as an LMS does; remove 'whitespace'",
+    "punctuation": "an LMS compares punctuation as typed, so the page would accept answers the "
+    "LMS rejects; list the spellings you accept in 'accepted' instead",
+}
 SOURCES = ("slides", "extra")
 BANK_RESOURCE = "questions.yaml"
 
@@ -32,13 +44,10 @@ ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # 100/6, 100/7, 100/9 (33.33333 ...), which would make the Moodle score differ from ours in the
 # 7th digit; so k is limited to the values whose 100/k is exact in Moodle's list.
 MOODLE_EXACT_CORRECT_COUNTS = (1, 2, 4, 5, 8, 10, 20)
-# |response - answer| <= tolerance, plus this slack so that 0.1 + 0.2 style representation error
-# never turns a right answer wrong. The page's JavaScript uses the same constant.
-NUMERIC_SLACK = 1e-9
 SENTENCE_END = (".", "!", "?")
 
 
-class BankError(ValueError):
+class BankError(UserError, ValueError):
     """The question bank is malformed; the message lists every problem, one per line."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -86,6 +95,18 @@ class Option:
 
 
 @dataclass(frozen=True)
+class RubricItem:
+    """One line of a free-text question's marking rubric."""
+
+    points: float
+    criterion: str  # for graders: what earns the points
+    check: str  # for students: what a good answer addresses, phrased without giving it away
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"points": self.points, "criterion": self.criterion, "check": self.check}
+
+
+@dataclass(frozen=True)
 class Question:
     """One question of the bank (see QUIZ-INTERFACE.md for the meaning of each field)."""
 
@@ -105,6 +126,8 @@ class Question:
     feedback_correct: str = ""
     feedback_incorrect: str = ""
     variant_of: str | None = None
+    rubric: tuple[RubricItem, ...] = ()
+    figure: str | None = None  # a name of mnist_lab.quiz.figures.FIGURES shown under the stem
 
     @property
     def correct_options(self) -> tuple[Option, ...]:
@@ -132,6 +155,8 @@ class Question:
             "points": self.points,
             "source": self.source,
             "variant_of": self.variant_of,
+            "rubric": [item.to_dict() for item in self.rubric],
+            "figure": self.figure,
         }
 
 
@@ -165,7 +190,7 @@ def question_to_data(question: Question) -> dict[str, Any]:
     return {
         name: value
         for name, value in data.items()
-        if name in used and not (name == "variant_of" and value is None)
+        if name in used and not (name in ("variant_of", "figure") and value is None)
     }
 
 
@@ -173,46 +198,13 @@ def question_to_data(question: Question) -> dict[str, Any]:
 # Grading
 
 
-def normalise_text(text: str, normalise: Collection[str]) -> str:
-    """Apply the question's normalisations in a fixed order: case, punctuation, whitespace.
-
-    case: ``str.casefold``; punctuation: delete every character of ``string.punctuation``;
-    whitespace: strip both ends and collapse each run of whitespace to one space.
-    """
-    if "case" in normalise:
-        text = text.casefold()
-    if "punctuation" in normalise:
-        text = text.translate(_PUNCTUATION_TABLE)
-    if "whitespace" in normalise:
-        text = " ".join(text.split())
-    return text
-
-
-_PUNCTUATION_TABLE = str.maketrans("", "", string.punctuation)
-
-
-def _as_number(response: Any) -> float | None:
-    if isinstance(response, bool):
-        return None
-    if isinstance(response, (int, float)):
-        number = float(response)
-    elif isinstance(response, str):
-        try:
-            number = float(response.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def grade_response(question: Question, response: Any) -> float | None:
     """The points ``response`` earns on ``question`` (0..points); None for free text.
 
     single: an option id. multiple: a collection of option ids; with k correct options the score
-    is points * max(0, (right picks - wrong picks) / k). numeric: a number or numeric string,
-    right when |response - answer| <= tolerance. short: a string, right when it equals an
-    accepted answer after both are normalised. Anything malformed scores 0.
+    is points * max(0, (right picks - wrong picks) / k). numeric: a number, or text read by
+    ``responses.read_number``, right within Moodle's tolerance interval. short: text, right when
+    its ``responses.comparison_form`` equals an accepted answer's. Anything malformed scores 0.
     """
     points = question.points
     if question.type == "text":
@@ -228,16 +220,15 @@ def grade_response(question: Question, response: Any) -> float | None:
         wrong = sum(1 for option in question.options if not option.correct and option.id in picked)
         return points * max(0.0, (right - wrong) / len(question.correct_options))
     if question.type == "numeric":
-        number = _as_number(response)
+        number = read_number(response).value
         if number is None or question.answer is None:
             return 0.0
-        close = abs(number - question.answer) <= question.tolerance + NUMERIC_SLACK
-        return points if close else 0.0
+        return points if is_within(number, question.answer, question.tolerance) else 0.0
     if question.type == "short":
         if not isinstance(response, str):
             return 0.0
-        given = normalise_text(response, question.normalise)
-        accepted = {normalise_text(answer, question.normalise) for answer in question.accepted}
+        given = comparison_form(response, question.normalise)
+        accepted = {comparison_form(answer, question.normalise) for answer in question.accepted}
         return points if given in accepted else 0.0
     raise AssertionError(f"unknown question type {question.type!r}")  # validation prevents it
 
@@ -250,20 +241,21 @@ _COMMON_FIELDS = {
     "type",
     "stem",
     "reference_answer",
-    "feedback_correct",
-    "feedback_incorrect",
     "objective",
     "tags",
     "points",
     "source",
     "variant_of",
+    "figure",
 }
 _TYPE_FIELDS: dict[str, set[str]] = {
-    "single": {"options"},
-    "multiple": {"options"},
-    "numeric": {"answer", "tolerance"},
-    "short": {"accepted", "normalise"},
-    "text": set(),
+    "single": {"options", "feedback_correct", "feedback_incorrect"},
+    "multiple": {"options", "feedback_correct", "feedback_incorrect"},
+    "numeric": {"answer", "tolerance", "feedback_correct", "feedback_incorrect"},
+    "short": {"accepted", "normalise", "feedback_correct", "feedback_incorrect"},
+    # Free text is not scored by a machine, so it has no right/wrong feedback; what a student
+    # sees after an attempt is the rubric's "check" list.
+    "text": {"rubric"},
 }
 _REQUIRED_FIELDS = ("id", "type", "stem", "reference_answer", "objective", "tags", "points")
 _TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
@@ -271,8 +263,9 @@ _TYPE_REQUIRED: dict[str, tuple[str, ...]] = {
     "multiple": ("options",),
     "numeric": ("answer",),
     "short": ("accepted",),
-    "text": (),
+    "text": ("rubric",),
 }
+_RUBRIC_FIELDS = ("points", "criterion", "check")
 _OPTION_FIELDS = ("id", "text", "correct", "feedback")
 _TOP_FIELDS = {"title", "questions"}
 
@@ -352,6 +345,9 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
         if name not in allowed:
             known = name in set().union(*_TYPE_FIELDS.values())
             hint = f"not used by {qtype!r} questions" if known else "unknown field"
+            if qtype == "text" and name in ("feedback_correct", "feedback_incorrect"):
+                hint += " (free text is not scored on the page; put what a good answer "
+                hint += "addresses in rubric[].check, which students see after an attempt)"
             check.add(qid, str(name), hint)
     for name in (*_REQUIRED_FIELDS, *_TYPE_REQUIRED[qtype]):
         if name not in raw and name not in ("id", "type"):
@@ -364,6 +360,9 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
     objective = _text(check, qid, raw, "objective", required=False)
     feedback_correct = _text(check, qid, raw, "feedback_correct", required=False)
     feedback_incorrect = _text(check, qid, raw, "feedback_incorrect", required=False)
+    figure = raw.get("figure")
+    if figure is not None and figure not in FIGURES:
+        check.add(qid, "figure", f"{figure!r} is not one of {', '.join(sorted(FIGURES))}")
 
     tags: tuple[str, ...] = ()
     raw_tags = raw.get("tags")
@@ -413,6 +412,9 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
             tolerance = float(raw_tolerance)
     if qtype == "short":
         accepted, normalise = _short(check, qid, raw)
+    rubric: tuple[RubricItem, ...] = ()
+    if qtype == "text" and "rubric" in raw:
+        rubric = _rubric(check, qid, raw["rubric"], points)
 
     if len(check.problems) > problems_before:
         return None
@@ -433,6 +435,8 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
         feedback_correct=feedback_correct,
         feedback_incorrect=feedback_incorrect,
         variant_of=variant_of,
+        rubric=rubric,
+        figure=figure,
     )
 
 
@@ -497,7 +501,18 @@ def _options(check: _Checker, qid: str, qtype: str, raw_options: Any) -> tuple[O
 def _short(check: _Checker, qid: str, raw: Mapping) -> tuple[tuple[str, ...], tuple[str, ...]]:
     normalise: tuple[str, ...] = ()
     raw_normalise = raw.get("normalise", [])
-    if (
+    retired = [
+        name
+        for name in (raw_normalise if isinstance(raw_normalise, list) else [])
+        if isinstance(name, str) and name in RETIRED_NORMALISATIONS
+    ]
+    for name in retired:
+        check.add(
+            qid, "normalise", f"{name!r} is no longer available: {RETIRED_NORMALISATIONS[name]}"
+        )
+    if retired:
+        pass  # reported above, with what to do instead
+    elif (
         not isinstance(raw_normalise, list)
         or not all(name in NORMALISATIONS for name in raw_normalise)
         or len(set(raw_normalise)) != len(raw_normalise)
@@ -520,9 +535,50 @@ def _short(check: _Checker, qid: str, raw: Mapping) -> tuple[tuple[str, ...], tu
         check.add(qid, "accepted", "every accepted answer must be non-empty text (quote numbers)")
     else:
         accepted = tuple(raw_accepted)
-        if any(not normalise_text(answer, normalise) for answer in accepted):
-            check.add(qid, "accepted", "an accepted answer is empty after normalisation")
+        for answer in accepted:
+            if answer != " ".join(answer.split()):
+                check.add(
+                    qid,
+                    "accepted",
+                    f"{answer!r}: write single spaces between words and none at the ends "
+                    "(responses are compared as typed, spaces included)",
+                )
     return accepted, normalise
+
+
+def _rubric(check: _Checker, qid: str, raw: Any, points: float) -> tuple[RubricItem, ...]:
+    if not isinstance(raw, list) or not raw:
+        check.add(qid, "rubric", "must be a non-empty list of {points, criterion, check}")
+        return ()
+    items: list[RubricItem] = []
+    for position, entry in enumerate(raw):
+        where = f"rubric[{position}]"
+        if not isinstance(entry, Mapping):
+            check.add(qid, where, "must be a mapping with points, criterion, check")
+            continue
+        for name in entry:
+            if name not in _RUBRIC_FIELDS:
+                check.add(qid, f"{where}.{name}", "unknown field")
+        for name in _RUBRIC_FIELDS:
+            if name not in entry:
+                check.add(qid, f"{where}.{name}", "missing")
+        value = entry.get("points")
+        if "points" in entry and (not _is_number(value) or value <= 0):
+            check.add(qid, f"{where}.points", f"must be a number greater than 0, got {value!r}")
+        texts = {}
+        for name in ("criterion", "check"):
+            text = entry.get(name)
+            if name in entry and (not isinstance(text, str) or not text.strip()):
+                check.add(qid, f"{where}.{name}", f"must be non-empty text, got {text!r}")
+            texts[name] = text.strip() if isinstance(text, str) else ""
+        number = float(value) if _is_number(value) else 0.0
+        items.append(RubricItem(number, texts["criterion"], texts["check"]))
+    total = sum(item.points for item in items)
+    if points and len(items) == len(raw) and not math.isclose(total, points):
+        check.add(
+            qid, "rubric", f"its points add up to {total:g}, but the question is worth {points:g}"
+        )
+    return tuple(items)
 
 
 def parse_bank(data: Any, *, file: str) -> Bank:

@@ -2,11 +2,13 @@
 
 Scores equal ``bank.grade_response`` (the weights are Moodle's, see moodle.py): single choice
 ``=right ~wrong``; multiple choice ``~%50%right ~%-50%wrong`` (100/k and -100/k per option);
-numeric ``{#=answer:tolerance}``; short answer ``{=form =form =%0%*}`` (GIFT short answers ignore
-case); free text ``{}``, an essay. GIFT has no field for grader information, so an essay's
-reference answer is written as a GIFT comment above it (comments are not imported; the Moodle
-XML export carries it as grader information). Every question's title is its bank id, and
-variants of one template get their own ``$CATEGORY``.
+numeric ``{#=answer:tolerance#right feedback ~#wrong feedback}`` (Moodle's importer turns
+``~#feedback`` into a catch-all wrong answer with that feedback); short answer
+``{=form =form =%0%*}`` (GIFT short answers ignore case); free text ``{####checklist}``, an essay
+whose general feedback is what a good answer addresses. GIFT has no field for grader
+information, so an essay's reference answer and rubric are written as GIFT comments above it
+(comments are not imported; the Moodle XML export carries them as grader information). Every
+question's title is its bank id, and variants of one template get their own ``$CATEGORY``.
 
 Text is written in the [html] format with the characters GIFT reserves (``~ = # { } :`` and
 the backslash) escaped by a backslash.
@@ -17,7 +19,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from mnist_lab.quiz.bank import Bank, Question
-from mnist_lab.quiz.lms import groups, number_text, paragraph_html, short_answer_forms, text_html
+from mnist_lab.quiz.lms import (
+    checklist_html,
+    groups,
+    number_text,
+    paragraph_html,
+    short_answer_forms,
+    text_html,
+)
 from mnist_lab.quiz.moodle import category_path, fraction_text
 
 RESERVED = "\\~=#{}:"  # the backslash first, so escapes are not escaped again
@@ -49,7 +58,8 @@ def _answers(question: Question) -> list[str]:
         return lines
     if question.type == "numeric":
         value = f"{number_text(question.answer)}:{number_text(question.tolerance)}"
-        return [f"={value}#{escape(paragraph_html(question.feedback_correct))}"]
+        wrong = escape(paragraph_html(question.feedback_incorrect))
+        return [f"={value}#{escape(paragraph_html(question.feedback_correct))}", f"~#{wrong}"]
     if question.type == "short":
         right = escape(paragraph_html(question.feedback_correct))
         # "*" is Moodle's short-answer wildcard; a literal star is \* before GIFT escaping.
@@ -67,9 +77,13 @@ def question_gift(question: Question) -> str:
     lines = [f"// {question.id} ({question.type}, {points} {unit})"]
     if question.type == "text":
         lines.append(_comment(f"Reference answer (for the grader): {question.reference_answer}"))
+        lines += [
+            _comment(f"Rubric: {item.points:g} point(s) when the answer {item.criterion}")
+            for item in question.rubric
+        ]
     head = f"::{escape(question.id)}::[html]{escape(paragraph_html(question.stem))}"
     if question.type == "text":
-        lines.append(head + "{}")
+        lines.append(head + "{####" + escape(checklist_html(question)) + "}")
         return "\n".join(lines)
     opening = "{#" if question.type == "numeric" else "{"
     lines.append(head + opening)

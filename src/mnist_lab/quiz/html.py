@@ -9,6 +9,10 @@ environment (``mnist_lab.templating``).
 The student page contains no answer as text: the answer data is sealed in "locked boxes" that
 only the right response opens; quiz.js documents the scheme and opens them, ``_seal`` below makes
 them. The page's score equals ``bank.grade_response`` (proven by tests/quiz/test_scoring_parity.py).
+Each choice question shows its options in an order drawn from the build's seed (``order.py``).
+By default no reference answer is on the page, not even sealed; ``model_answers=True`` (a
+practice-only release) seals each one so that it opens with a right response, or, for free
+text, after any attempt.
 """
 
 from __future__ import annotations
@@ -23,7 +27,19 @@ from typing import Any
 from markupsafe import Markup
 
 from mnist_lab import __version__
-from mnist_lab.quiz.bank import NUMERIC_SLACK, Bank, Question, normalise_text
+from mnist_lab.errors import UserError
+from mnist_lab.quiz.bank import Bank, Question
+from mnist_lab.quiz.figures import render_figure
+from mnist_lab.quiz.lms import groups
+from mnist_lab.quiz.order import option_orders, ordered_options
+from mnist_lab.quiz.responses import (
+    NUMBER_PROBLEMS,
+    READING_NOTES,
+    TEXT_PROBLEMS,
+    comparison_form,
+    fold_character,
+    numeric_interval,
+)
 from mnist_lab.templating import (
     TEMPLATES_PACKAGE,
     TemplatingError,
@@ -39,13 +55,21 @@ SCRIPT_RESOURCE = "quiz.js"
 STYLE_RESOURCE = "quiz.css"
 STUDENT_TEMPLATE = "student_quiz.html"
 ANSWER_KEY_TEMPLATE = "answer_key.html"
-# Numeric answers: a bucket is this many times as wide as the accepted interval
-# [answer - tolerance - slack, answer + tolerance + slack]; anything above 1 keeps the interval
-# within two neighbouring buckets.
+# Numeric answers: a bucket is this many times as wide as the interval of right values (Moodle's
+# tolerance interval, responses.numeric_interval); anything above 1 keeps the interval within
+# two neighbouring buckets. Because Moodle widens every interval by 1e-14 * |answer|, a bucket
+# index never exceeds about 5e13, far below 2**53, where Python's and JavaScript's integers agree.
 BUCKET_PER_INTERVAL = 2.0
-# Bucket indices are written as decimal integers by Python and by JavaScript; both agree on
-# every integer below 2**53 (JavaScript's safe integers).
-LARGEST_BUCKET = 2**53 - 2
+SECTIONS = (
+    ("slides", "The nine questions from the slides", ""),
+    ("extra", "More questions on the same material", ""),
+    (
+        "practice",
+        "Optional practice: the same calculations with other numbers",
+        "These repeat the calculations above with other image and layer sizes. They are optional "
+        "and do not count towards the total above.",
+    ),
+)
 SEPARATOR = "\x1f"
 TYPE_LABELS = {
     "single": "single choice",
@@ -68,7 +92,7 @@ def option_value(number: int) -> str:
     return f"o_{number}"
 
 
-class QuizPageError(ValueError):
+class QuizPageError(UserError, ValueError):
     """A question cannot be put on a page; the message names the question and the field."""
 
 
@@ -115,69 +139,79 @@ def _seal(key: bytes, payload: dict[str, Any]) -> dict[str, str]:
 
 def bucket_width(question: Question) -> float:
     """Width of the numeric buckets of ``question`` (see quiz.js)."""
-    return BUCKET_PER_INTERVAL * 2 * (question.tolerance + NUMERIC_SLACK)
+    assert question.answer is not None  # validated by the bank
+    low, high = numeric_interval(question.answer, question.tolerance)
+    return BUCKET_PER_INTERVAL * (high - low)
 
 
 def _numeric_buckets(question: Question) -> range:
-    """Every bucket an accepted response can fall in, and one more on each side."""
+    """Every bucket a right response can fall in, and one more on each side."""
     assert question.answer is not None  # validated by the bank
     width = bucket_width(question)
-    reach = question.tolerance + NUMERIC_SLACK
-    if (abs(question.answer) + reach) / width + 2 > LARGEST_BUCKET:
-        raise QuizPageError(
-            f"question {question.id!r}, field 'answer': {question.answer!r} is too large for its "
-            f"tolerance {question.tolerance!r} to be checked on the page "
-            f"(|answer| / tolerance must stay below about 2**51)"
-        )
-    low = math.floor((question.answer - reach) / width) - 1
-    high = math.floor((question.answer + reach) / width) + 1
-    return range(low, high + 1)
+    low, high = numeric_interval(question.answer, question.tolerance)
+    return range(math.floor(low / width) - 1, math.floor(high / width) + 2)
 
 
-def _question_data(question: Question, page_key: str, salt: str) -> dict[str, Any]:
-    """What the page needs to grade ``question``, with every answer sealed."""
+def section_of(question: Question) -> str:
+    """Where the page shows ``question``: "slides", "extra" or "practice" (the variants)."""
+    return "practice" if question.variant_of is not None else question.source
+
+
+def _question_data(
+    question: Question, page_key: str, salt: str, *, model_answers: bool
+) -> dict[str, Any]:
+    """What the page needs to grade ``question``, with every answer sealed. In a practice page
+    (``model_answers``) a right response also opens the reference answer (payload key "r")."""
 
     def key(kind: str, token: str) -> bytes:
         return _box_key(salt, page_key, kind, token)
 
+    reference = {"r": question.reference_answer} if model_answers else {}
     data: dict[str, Any] = {"type": question.type, "points": question.points}
     boxes: list[dict[str, str]] = []
     if question.type in ("single", "multiple"):
         data["options"] = [option_value(n) for n in range(1, len(question.options) + 1)]
         for value, option in zip(data["options"], question.options, strict=True):
             payload = {"c": 1 if option.correct else 0, "f": option.feedback}
-            boxes.append(_seal(key("option", value), payload))
+            boxes.append(
+                _seal(key("option", value), {**payload, **(reference if option.correct else {})})
+            )
         general = {"fc": question.feedback_correct, "fi": question.feedback_incorrect}
         boxes.append(_seal(key("general", ""), general))
     elif question.type == "numeric":
         data["bucket"] = bucket_width(question)
         payload = {"a": question.answer, "t": question.tolerance, "f": question.feedback_correct}
         for bucket in _numeric_buckets(question):
-            boxes.append(_seal(key("bucket", str(bucket)), payload))
+            boxes.append(_seal(key("bucket", str(bucket)), {**payload, **reference}))
         boxes.append(_seal(key("general", ""), {"fi": question.feedback_incorrect}))
     elif question.type == "short":
         data["normalise"] = list(question.normalise)
         tokens = sorted(
-            {normalise_text(answer, question.normalise) for answer in question.accepted}
+            {comparison_form(answer, question.normalise) for answer in question.accepted}
         )
         for token in tokens:
-            boxes.append(_seal(key("answer", token), {"f": question.feedback_correct}))
+            payload = {"f": question.feedback_correct, **reference}
+            boxes.append(_seal(key("answer", token), payload))
         boxes.append(_seal(key("general", ""), {"fi": question.feedback_incorrect}))
+    else:  # free text: what a good answer addresses, opened by any attempt
+        checklist = {"k": [item.check for item in question.rubric], **reference}
+        boxes.append(_seal(key("checklist", ""), checklist))
     data["boxes"] = sorted(boxes, key=lambda box: box["t"])  # no order to read anything from
     return data
 
 
 @cache
 def casefold_table() -> dict[str, str]:
-    """The characters whose ``str.casefold`` differs from their ``str.lower`` (ß -> ss, ς -> σ,
-    Cherokee ...): with it, the page's per-character toLowerCase equals Python's casefold."""
+    """The characters whose simple case folding (``responses.fold_character``) differs from
+    their ``str.lower`` (K (Kelvin) -> k, ß stays ß ...): with it, the page's per-character
+    toLowerCase equals Python's ``fold_character``."""
     table = {}
     for point in range(sys.maxunicode + 1):
         if 0xD800 <= point <= 0xDFFF:
             continue
         character = chr(point)
-        if character.casefold() != character.lower():
-            table[character] = character.casefold()
+        if fold_character(character) != character.lower():
+            table[character] = fold_character(character)
     return table
 
 
@@ -187,16 +221,34 @@ def default_salt(bank: Bank) -> str:
     return hashlib.sha256(("mnist-lab quiz page" + canonical).encode("utf-8")).hexdigest()[:32]
 
 
-def page_data(bank: Bank, *, salt: str) -> dict[str, Any]:
+def page_questions(bank: Bank, *, seed: int) -> list[Question]:
+    """The bank's questions as the page shows them: each choice question's options in the
+    order drawn from ``seed`` (see order.py)."""
+    from dataclasses import replace
+
+    orders = option_orders(bank.questions, seed=seed)
+    return [
+        replace(question, options=ordered_options(question, orders)) for question in bank.questions
+    ]
+
+
+def page_data(
+    bank: Bank, *, salt: str, seed: int = 0, model_answers: bool = False
+) -> dict[str, Any]:
+    questions = page_questions(bank, seed=seed)
     needs_casefold = any(
-        question.type == "short" and "case" in question.normalise for question in bank.questions
+        question.type == "short" and "case" in question.normalise for question in questions
     )
     return {
         "salt": salt,
         "casefold": casefold_table() if needs_casefold else {},
+        "messages": {**NUMBER_PROBLEMS, **TEXT_PROBLEMS, **READING_NOTES},
         "questions": {
-            question_key(number): _question_data(question, question_key(number), salt)
-            for number, question in enumerate(bank.questions, start=1)
+            question_key(number): {
+                **_question_data(question, question_key(number), salt, model_answers=model_answers),
+                "section": section_of(question),
+            }
+            for number, question in enumerate(questions, start=1)
         },
     }
 
@@ -212,27 +264,65 @@ def _script_json(data: Any) -> Markup:
 # Entry functions
 
 
-def render_student_page(*, bank: Bank, title: str | None = None, salt: str | None = None) -> str:
+def _sections(questions: list[Question]) -> list[dict[str, Any]]:
+    """The page's sections in order, each with its questions as (page number, question)."""
+    numbered = list(enumerate(questions, start=1))
+    sections = []
+    for key, heading, note in SECTIONS:
+        mine = [(number, q) for number, q in numbered if section_of(q) == key]
+        if mine:
+            points = sum(q.points for _, q in mine if q.auto_graded)
+            sections.append(
+                {"key": key, "heading": heading, "note": note, "questions": mine, "points": points}
+            )
+    return sections
+
+
+def _figure(question: Question, number: int) -> Markup | None:
+    if question.figure is None:
+        return None
+    return render_figure(question.figure, id_prefix=f"{question_key(number)}-figure")
+
+
+def render_student_page(
+    *,
+    bank: Bank,
+    title: str | None = None,
+    salt: str | None = None,
+    seed: int = 0,
+    model_answers: bool = False,
+) -> str:
     """The student's self-check page for ``bank``: one HTML file with no answer in it.
 
     ``title`` defaults to the bank's title; ``salt`` (default: derived from the bank's content)
-    makes the page's answer hashes unique to it.
+    makes the page's answer hashes unique to it; ``seed`` draws the order of every question's
+    options; ``model_answers`` adds the sealed reference answers of a practice-only page.
     """
     page_title = _check_title(bank.title if title is None else title)
     if salt is not None and (not isinstance(salt, str) or not salt):
         raise QuizPageError(f"the salt must be non-empty text, got {salt!r}")
     script = _asset(SCRIPT_RESOURCE, "</script")
     style = _asset(STYLE_RESOURCE, "</style")
-    data = page_data(bank, salt=default_salt(bank) if salt is None else salt)
-    auto_graded = [question for question in bank.questions if question.auto_graded]
+    data = page_data(
+        bank,
+        salt=default_salt(bank) if salt is None else salt,
+        seed=seed,
+        model_answers=model_answers,
+    )
+    questions = page_questions(bank, seed=seed)
+    main = [q for q in questions if section_of(q) != "practice"]
     return (
         environment()
         .get_template(STUDENT_TEMPLATE)
         .render(
             page_title=page_title,
             bank=bank,
-            questions=bank.questions,
-            auto_graded_points=sum(question.points for question in auto_graded),
+            questions=questions,
+            sections=_sections(questions),
+            main_count=len(main),
+            main_points=sum(q.points for q in main if q.auto_graded),
+            model_answers=model_answers,
+            figure=_figure,
             type_labels=TYPE_LABELS,
             quiz_data=_script_json(data),
             script=Markup(script),
@@ -243,19 +333,33 @@ def render_student_page(*, bank: Bank, title: str | None = None, salt: str | Non
     )
 
 
-def render_answer_key(*, bank: Bank, title: str | None = None) -> str:
-    """The instructor's answer key for ``bank``: reference answers, correct options and the
-    rationale of every option, accepted answers, numeric answers with their tolerance,
-    objectives, tags and points; printable."""
+def lms_totals(bank: Bank) -> tuple[int, float]:
+    """(questions, points) of a quiz imported from the LMS exports: one variant per template."""
+    drawn = [members[0] for _, members in groups(bank)]
+    return len(drawn), sum(question.points for question in drawn)
+
+
+def render_answer_key(*, bank: Bank, title: str | None = None, seed: int = 0) -> str:
+    """The instructor's answer key for ``bank``: reference answers, marking rubrics, correct
+    options and the rationale of every option (in the order the page with ``seed`` shows
+    them), accepted answers, numeric answers with their tolerance, objectives, tags and points;
+    printable."""
     page_title = _check_title(bank.title if title is None else title)
     style = _asset(STYLE_RESOURCE, "</style")
+    questions = page_questions(bank, seed=seed)
+    lms_questions, lms_points = lms_totals(bank)
     return (
         environment()
         .get_template(ANSWER_KEY_TEMPLATE)
         .render(
             page_title=page_title,
             bank=bank,
-            questions=bank.questions,
+            questions=questions,
+            sections=_sections(questions),
+            seed=seed,
+            lms_questions=lms_questions,
+            lms_points=lms_points,
+            figure=_figure,
             type_labels=TYPE_LABELS,
             stylesheet=Markup(style),
             csp=_content_security_policy(script=None, style=style),

@@ -44,19 +44,33 @@ def _decimal_text(value: Decimal) -> str:
 
 
 def short_answer_forms(question: Question) -> tuple[str, ...]:
-    """The accepted answers an LMS should list: each as written and after the question's
-    normalisation (an LMS cannot strip punctuation itself), without repeats, in bank order.
+    """The accepted answers an LMS should list, without repeats, in bank order.
 
-    LMSs compare short answers with surrounding whitespace removed and, unless told otherwise,
-    without regard to case; that is why "case" and "whitespace" need no extra forms."""
-    from mnist_lab.quiz.bank import normalise_text
+    An LMS trims a response and compares the rest as typed, ignoring case when told to, which is
+    exactly the bank's rule (mnist_lab.quiz.responses), so the forms are the accepted answers."""
+    return tuple(dict.fromkeys(answer.strip() for answer in question.accepted))
 
-    forms: list[str] = []
-    for answer in question.accepted:
-        for form in (answer.strip(), normalise_text(answer, question.normalise).strip()):
-            if form and form not in forms:
-                forms.append(form)
-    return tuple(forms)
+
+def rubric_html(question: Question) -> str:
+    """A free-text question's marking rubric, for graders."""
+    from mnist_lab.templating import format_points
+
+    items = "".join(
+        f"<li>{format_points(item.points)}: {text_html(item.criterion)}</li>"
+        for item in question.rubric
+    )
+    return f"<p>Marking rubric ({format_points(question.points)}):</p><ul>{items}</ul>"
+
+
+def checklist_html(question: Question) -> str:
+    """What a good answer to a free-text question addresses, for students."""
+    items = "".join(f"<li>{text_html(item.check)}</li>" for item in question.rubric)
+    return f"<p>A good answer addresses:</p><ul>{items}</ul>"
+
+
+def grader_information_html(question: Question) -> str:
+    """What a grader of a free-text answer needs: the reference answer and the rubric."""
+    return f"<p>Reference answer: {text_html(question.reference_answer)}</p>{rubric_html(question)}"
 
 
 def groups(bank: Bank) -> list[tuple[str | None, tuple[Question, ...]]]:

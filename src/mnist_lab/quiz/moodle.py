@@ -5,8 +5,11 @@ others 0 %; multiple choice (Moodle's multichoice with single=false, which adds 
 of the chosen options and keeps the total between 0 and 100 %) gives each correct option
 100/k % and each wrong one -100/k %, so the positive fractions add up to exactly 100 %
 (validation restricts k to values where 100/k is exact in Moodle's list); numerical questions
-have one 100 % answer with the bank's absolute tolerance; short answers list every accepted
-form at 100 %; free text becomes an essay whose grader information is the reference answer.
+have one 100 % answer with the bank's absolute tolerance (Moodle reads a typed number exactly as
+``mnist_lab.quiz.responses`` does) and a catch-all wrong answer carrying the wrong-answer
+feedback; short answers list every accepted form at 100 %; free text becomes an essay whose
+grader information is the reference answer and the marking rubric, and whose general feedback
+is what a good answer addresses.
 
 Each question's name and idnumber are its bank id, so it is recognisable after an import;
 variants of one template go into their own category, from which a quiz draws one random
@@ -20,7 +23,15 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 from mnist_lab.quiz.bank import Bank, Question
-from mnist_lab.quiz.lms import groups, number_text, paragraph_html, short_answer_forms, text_html
+from mnist_lab.quiz.lms import (
+    checklist_html,
+    grader_information_html,
+    groups,
+    number_text,
+    paragraph_html,
+    short_answer_forms,
+    text_html,
+)
 
 # The grade fractions Moodle accepts (percent), as Moodle writes them.
 MOODLE_FRACTIONS = (
@@ -73,7 +84,12 @@ def _question(question: Question) -> ET.Element:
     element = ET.Element("question", type=moodle_type)
     _sub(_sub(element, "name"), "text", question.id)
     _text(element, "questiontext", paragraph_html(question.stem))
-    general = "" if question.type == "text" else paragraph_html(question.reference_answer)
+    # Shown to students after their attempt (per the quiz's review options): the reference
+    # answer, or for free text what a good answer addresses, as on the self-check page.
+    if question.type == "text":
+        general = checklist_html(question)
+    else:
+        general = paragraph_html(question.reference_answer)
     _text(element, "generalfeedback", general)
     _sub(element, "defaultgrade", number_text(question.points))
     _sub(element, "penalty", "0")
@@ -140,7 +156,7 @@ def _question(question: Question) -> ET.Element:
         _sub(element, "responsefieldlines", "10")
         _sub(element, "attachments", "0")
         _sub(element, "attachmentsrequired", "0")
-        _text(element, "graderinfo", paragraph_html(question.reference_answer))
+        _text(element, "graderinfo", grader_information_html(question))
         _text(element, "responsetemplate", "")
 
     tags = _sub(element, "tags")

@@ -16,8 +16,8 @@ decvar's bounds) and is scaled to the item's points. single: the correct option 
 multiple: each option adds +100/k (correct) or -100/k (wrong), clamped to 0..100 by the decvar,
 which is Canvas's "partial credit with penalty". numeric: answer, or a value within
 [answer - tolerance, answer + tolerance], sets 100. short: each accepted form sets 100 (case
-per the question's normalisation). text: an essay, graded by hand; its reference answer is item
-feedback for the scorer (view="Scorer"), not shown to students.
+per the question's normalisation). text: an essay, graded by hand; its reference answer and
+marking rubric are item feedback for the scorer (view="Scorer"), not shown to students.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from decimal import Decimal
 from mnist_lab.archives import deterministic_zip
 from mnist_lab.quiz.bank import Bank, Question
 from mnist_lab.quiz.lms import (
+    grader_information_html,
     groups,
     number_range,
     number_text,
@@ -199,7 +200,7 @@ def _item(question: Question) -> ET.Element:
             _sub(either, "varequal", form, respident=RESPONSE, case=case)
     else:  # essay: no score, Canvas's own export writes exactly this condition
         _sub(_condition(processing, go_on=False), "other")
-        feedback.append(("reference_answer", paragraph_html(question.reference_answer), "Scorer"))
+        feedback.append(("reference_answer", grader_information_html(question), "Scorer"))
 
     if question.type != "text":
         _sub(_condition(processing, go_on=True, feedback="general_incorrect_fb"), "other")

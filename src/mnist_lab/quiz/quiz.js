@@ -16,31 +16,43 @@
  * A box opens only for the key derived from the right token; the salt is per page, so hashes
  * cannot be looked up in a table made for another page. Questions and options are named by
  * position on the page (question "q3", option "o_2"), never by their bank ids, which authors
- * write for themselves and which may name the answer.
+ * write for themselves and which may name the answer. Options are shown in an order drawn from
+ * the build's seed (mnist_lab/quiz/order.py), so a position says nothing about correctness.
  *
  *   single / multiple: one box per option, token = its page value ("o_2"), payload
  *     {c: 1|0, f: feedback}.
  *     The page opens the boxes of the chosen options; for "multiple" it opens all of them to
  *     count k, the number of correct options, which the score needs.
- *   short: one box per accepted answer, token = the accepted answer normalised exactly like the
- *     Python grader does (case, punctuation, whitespace in that order); payload {f: feedback}.
- *     The response is normalised the same way: a box opens only when the answer is accepted.
- *   numeric: the line is cut into buckets of width w = 4 * (tolerance + 1e-9); token = the
- *     bucket index floor(x / w) as a decimal integer. Boxes exist for the buckets around the
- *     accepted interval [answer - tolerance, answer + tolerance] (one more on each side, so
- *     floating-point rounding can never miss one); payload {a: answer, t: tolerance, f: ...}.
- *     A response far from the answer opens nothing (0 points); one near it opens a box, and the
- *     page then applies the Python rule exactly: |x - a| <= t + 1e-9. So the page's score equals
- *     the Python score for every number, while the answer is only readable after a response in
- *     its neighbourhood.
+ *   short: one box per accepted answer, token = the accepted answer in its comparison form
+ *     (responses.comparison_form: NFC, ends trimmed, case folded if the question ignores case);
+ *     payload {f: feedback}. The response is put in the same form: a box opens only when the
+ *     answer is accepted.
+ *   numeric: the line is cut into buckets of width w = 2 * (high - low), where [low, high] is
+ *     Moodle's interval of right values (responses.numeric_interval); token = the bucket index
+ *     floor(x / w) as a decimal integer. Boxes exist for the buckets around the interval (one
+ *     more on each side, so floating-point rounding can never miss one); payload {a: answer,
+ *     t: tolerance, f: ...}. A response far from the answer opens nothing (0 points); one near
+ *     it opens a box, and the page then applies the Python rule exactly. So the page's score
+ *     equals the Python score for every number, while the answer is only readable after a
+ *     response in its neighbourhood.
  *   general feedback: one box per question with token "" (payload {fi: feedback_incorrect, and
  *     fc: feedback_correct for the choice types}); it only hides the text from casual reading.
- *   text (free text): no box at all; the page says the instructor grades it.
+ *   text (free text): one box with token "" holding the list of what a good answer addresses
+ *     ({k: [...]}); the page opens it after an attempt.
+ *   A practice page (built with model answers) adds r: the reference answer to the payloads a
+ *     right response opens, and to the free-text box.
  *
  * This hides the answers from anyone reading or searching the file. It is not a secret against a
  * determined student running code: choice questions have a handful of options and can always be
  * tried one by one (that is what a self-check page is for), and numbers can be enumerated. The
  * graded versions of the quiz live in the LMS exports.
+ *
+ * HOW A TYPED RESPONSE IS READ
+ *
+ * readNumber and readText repeat mnist_lab/quiz/responses.py step by step (Moodle's rule);
+ * tests/quiz/test_scoring_parity.py compares both on thousands of responses. Where the rule may
+ * read something other than the student meant, the page says "Not understood" with the words
+ * html.py puts in the page data, and shows no verdict.
  *
  * SHA-256 is implemented below in plain JavaScript, not with crypto.subtle: Web Crypto is only
  * available in secure contexts (it works for a file opened from disk in Chromium, but not when an
@@ -182,30 +194,101 @@
     return null;
   }
 
-  // ------------------------------------------------------------------------------ normalisation
-  // The exact character sets of Python's str.isspace() and string.punctuation, so that
-  // normaliseText and parseNumber agree with bank.py character for character.
+  // ------------------------------------------------------------------------------ reading
+  // responses.TRIMMED (PHP's trim) and the exact set of Python's str.isspace().
+  var TRIMMED = " \t\n\r\u0000\u000b";
   var PY_SPACE = "\t\n\u000b\u000c\r\u001c\u001d\u001e\u001f \u0085\u00a0\u1680" +
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" +
     "\u2028\u2029\u202f\u205f\u3000";
-  var PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+  var MOODLE_EPSILON = 1e-14; // responses.MOODLE_EPSILON
+  var EXPONENT_FORMS = /(?:e|E|(?:x|\*|\u00d7)10(?:\^|\*\*))([+-]?[0-9]+)/g;
+  var LEADING_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?/;
+  var THOUSANDS_COMMAS = /^[+-]?[1-9][0-9]{0,2}(?:,[0-9]{3})+(?![0-9])/;
+  var ARGUMENTS = /\([^()]*[^()\s][^()]*\)$/;
+  var END_PUNCTUATION = ".!?;,:";
+  var DECIMAL_DIGIT = /\p{Nd}/u;
+
+  function trim(text) {
+    var chars = Array.from(text);
+    var start = 0;
+    var end = chars.length;
+    while (start < end && TRIMMED.indexOf(chars[start]) >= 0) start++;
+    while (end > start && TRIMMED.indexOf(chars[end - 1]) >= 0) end--;
+    return chars.slice(start, end).join("");
+  }
 
   function isPySpace(character) {
     return PY_SPACE.indexOf(character) >= 0;
   }
 
-  function pyStrip(text) {
-    var chars = Array.from(text);
-    var start = 0;
-    var end = chars.length;
-    while (start < end && isPySpace(chars[start])) start++;
-    while (end > start && isPySpace(chars[end - 1])) end--;
-    return chars.slice(start, end).join("");
+  /** responses._moodle_number: [value or null, unit text]. */
+  function moodleNumber(text) {
+    var compact = text.split(" ").join("").replace(EXPONENT_FORMS, "e$1").split(",").join("");
+    var match = LEADING_NUMBER.exec(compact);
+    if (match === null) return [null, compact];
+    var value = Number(match[0]);
+    return [Number.isFinite(value) ? value : null, compact.slice(match[0].length)];
   }
 
-  /** Python's str.casefold: per character, the page's table of the characters whose case
-   * folding differs from their lower case (made by html.py from Python), else toLowerCase. */
-  function casefold(text, foldTable) {
+  function hasOtherDigits(text) {
+    for (var character of text) {
+      if (DECIMAL_DIGIT.test(character) && !(character >= "0" && character <= "9")) return true;
+    }
+    return false;
+  }
+
+  function hasAsciiDigit(text) {
+    return /[0-9]/.test(text);
+  }
+
+  /** responses._comma_problem: [problem, suggestion] or null. */
+  function commaProblem(text) {
+    var compact = text.split(" ").join("");
+    if (compact.indexOf(",") < 0) return null;
+    var grouped = THOUSANDS_COMMAS.exec(compact);
+    if (grouped !== null && compact.slice(grouped[0].length).indexOf(",") < 0) return null;
+    var german = compact.split(".").join("").split(",").join(".");
+    var number = LEADING_NUMBER.exec(german);
+    var rest = number ? german.slice(number[0].length) : german;
+    if (number === null || /[0-9.,]/.test(rest)) return ["comma-unclear", ""];
+    return ["comma", number[0]];
+  }
+
+  function numberReading(value, unit, problem, suggestion) {
+    return { value: value, unit: unit || "", problem: problem || null, suggestion: suggestion || "" };
+  }
+
+  /** responses.read_number. */
+  function readNumber(response) {
+    if (typeof response === "boolean") return numberReading(null, "", "not-a-number");
+    if (typeof response === "number") {
+      return Number.isFinite(response)
+        ? numberReading(response)
+        : numberReading(null, "", "not-a-number");
+    }
+    if (typeof response !== "string") return numberReading(null, "", "not-a-number");
+    var text = trim(response);
+    var read = moodleNumber(text);
+    var value = read[0];
+    var unit = read[1];
+    if (hasOtherDigits(text)) return numberReading(value, unit, "digits");
+    if (value === null) return numberReading(null, unit, "not-a-number");
+    var comma = commaProblem(text);
+    if (comma !== null) return numberReading(value, unit, comma[0], comma[1]);
+    if (hasAsciiDigit(unit)) return numberReading(value, unit, "trailing");
+    return numberReading(value, unit);
+  }
+
+  /** responses.numeric_interval: the same floating-point operations in the same order. */
+  function numericInterval(answer, tolerance) {
+    var reach = tolerance + MOODLE_EPSILON *
+      Math.max(Math.abs(tolerance), Math.abs(answer), MOODLE_EPSILON);
+    return [answer - reach, answer + reach];
+  }
+
+  /** responses.fold_case: per character, the page's table (made by html.py from Python) for
+   * the characters whose simple case folding differs from their lower case, else toLowerCase. */
+  function foldCase(text, foldTable) {
     var out = "";
     for (var character of text) {
       out += Object.prototype.hasOwnProperty.call(foldTable, character)
@@ -215,78 +298,34 @@
     return out;
   }
 
-  /** bank.normalise_text: case, then punctuation, then whitespace. */
-  function normaliseText(text, rules, foldTable) {
-    if (rules.indexOf("case") >= 0) text = casefold(text, foldTable || {});
-    if (rules.indexOf("punctuation") >= 0) {
-      var kept = "";
-      for (var character of text) if (PUNCTUATION.indexOf(character) < 0) kept += character;
-      text = kept;
-    }
-    if (rules.indexOf("whitespace") >= 0) {
-      var words = [];
-      var word = "";
-      for (var c of text) {
-        if (isPySpace(c)) {
-          if (word) words.push(word);
-          word = "";
-        } else {
-          word += c;
-        }
-      }
-      if (word) words.push(word);
-      text = words.join(" ");
-    }
-    return text;
+  /** responses.comparison_form. */
+  function comparisonForm(text, rules, foldTable) {
+    text = trim(text.normalize("NFC"));
+    return rules.indexOf("case") >= 0 ? foldCase(text, foldTable || {}) : text;
   }
 
-  // ------------------------------------------------------------------------------ numbers
-  // Python's float() syntax (PEP 515 underscores allowed between digits); "nan" and "inf" are
-  // left out on purpose: bank._as_number turns them into "no number" (0 points) anyway.
-  var DIGITS = "[0-9](?:_?[0-9])*";
-  var FLOAT_SYNTAX = new RegExp(
-    "^[+-]?(?:" + DIGITS + "(?:\\.(?:" + DIGITS + ")?)?|\\.(?:" + DIGITS + "))" +
-    "(?:[eE][+-]?" + DIGITS + ")?$"
-  );
-  var DECIMAL_DIGIT = /\p{Nd}/u;
-
-  /** Python's float() reads every Unicode decimal digit (e.g. Arabic-Indic); Unicode encodes
-   * each script's digits as a contiguous run 0..9, so a digit's value is its distance from the
-   * start of its run of digits, modulo 10. */
-  function asciiDigits(text) {
-    var out = "";
-    for (var character of text) {
-      if (character >= "0" && character <= "9") {
-        out += character;
-      } else if (DECIMAL_DIGIT.test(character)) {
-        var point = character.codePointAt(0);
-        var below = 0;
-        while (DECIMAL_DIGIT.test(String.fromCodePoint(point - below - 1))) below++;
-        out += String(below % 10);
-      } else {
-        out += character;
-      }
+  /** responses._text_problem. */
+  function textProblem(text) {
+    var chars = Array.from(text);
+    for (var i = 0; i < chars.length; i++) {
+      var doubled = i + 1 < chars.length && isPySpace(chars[i + 1]);
+      if (isPySpace(chars[i]) && (chars[i] !== " " || doubled)) return "spacing";
     }
-    return out;
+    if (ARGUMENTS.test(text)) return "arguments";
+    if (text && END_PUNCTUATION.indexOf(chars[chars.length - 1]) >= 0) return "punctuation";
+    return null;
   }
 
-  /** bank._as_number: a finite number from a number or a numeric string, else null. */
-  function parseNumber(response) {
-    var number;
-    if (typeof response === "number") {
-      number = response;
-    } else if (typeof response === "string") {
-      var text = asciiDigits(pyStrip(response));
-      if (!FLOAT_SYNTAX.test(text)) return null;
-      number = Number(text.replace(/_/g, ""));
-    } else {
-      return null;
-    }
-    return Number.isFinite(number) ? number : null;
+  /** responses.read_text. */
+  function readText(response, rules, foldTable) {
+    if (typeof response !== "string") return { value: null, problem: null };
+    return {
+      value: comparisonForm(response, rules, foldTable),
+      problem: textProblem(trim(response.normalize("NFC")))
+    };
   }
 
   // ------------------------------------------------------------------------------ grading
-  var NUMERIC_SLACK = 1e-9; // bank.NUMERIC_SLACK
   var DATA = null;
 
   function data() {
@@ -310,17 +349,23 @@
     return openBox(question.boxes, key(questionId, "option", optionId));
   }
 
-  /** Like bank.grade_response, plus the feedback the page shows. Returns
-   * {score: points | null, points, feedback: {optionId: {c, f}}, general: text}. */
+  /** Like bank.grade_response, plus what the page shows. Returns {score: points | null,
+   * points, options: {optionId: {c, f}}, general: text, problem, reading, model, checklist}. */
   function evaluate(questionId, response) {
     var question = questionData(questionId);
     var points = question.points;
-    var general = openBox(question.boxes, key(questionId, "general", "")) || {};
-    var result = { score: 0, points: points, options: {}, general: "" };
+    var result = {
+      score: 0, points: points, options: {}, general: "", problem: null, reading: null,
+      model: "", checklist: []
+    };
     if (question.type === "text") {
+      var notes = openBox(question.boxes, key(questionId, "checklist", "")) || {};
       result.score = null;
+      result.checklist = notes.k || [];
+      result.model = notes.r || "";
       return result;
     }
+    var general = openBox(question.boxes, key(questionId, "general", "")) || {};
     if (question.type === "single") {
       var payload = typeof response === "string" && question.options.indexOf(response) >= 0
         ? optionPayload(questionId, question, response)
@@ -328,6 +373,7 @@
       if (payload) result.options[response] = payload;
       result.score = payload && payload.c === 1 ? points : 0;
       result.general = result.score === points ? general.fc : general.fi;
+      if (result.score === points) result.model = payload.r || "";
       return result;
     }
     if (question.type === "multiple") {
@@ -343,7 +389,10 @@
       var correctCount = 0;
       question.options.forEach(function (optionId) {
         var option = optionPayload(questionId, question, optionId);
-        if (option.c === 1) correctCount++;
+        if (option.c === 1) {
+          correctCount++;
+          result.model = option.r || "";
+        }
         if (!picked.has(optionId)) return;
         result.options[optionId] = option;
         if (option.c === 1) right++;
@@ -351,31 +400,41 @@
       });
       result.score = points * Math.max(0, (right - wrong) / correctCount);
       result.general = result.score === points ? general.fc : general.fi;
+      if (result.score !== points) result.model = "";
       return result;
     }
     if (question.type === "numeric") {
-      var number = parseNumber(response);
+      var reading = readNumber(response);
       var box = null;
-      if (number !== null) {
-        var bucket = Math.floor(number / question.bucket);
+      if (reading.value !== null) {
+        var bucket = Math.floor(reading.value / question.bucket);
         // Only safe integers print as plain digits like Python's str(int); every box lies in that
-        // range (html.py refuses answers beyond it), so a number outside it opens nothing.
+        // range, so a number outside it opens nothing.
         if (Number.isSafeInteger(bucket)) {
           box = openBox(question.boxes, key(questionId, "bucket", String(bucket)));
         }
       }
-      var close = box !== null && Math.abs(number - box.a) <= box.t + NUMERIC_SLACK;
+      var close = false;
+      if (box !== null) {
+        var interval = numericInterval(box.a, box.t);
+        close = interval[0] <= reading.value && reading.value <= interval[1];
+      }
+      result.reading = reading;
+      result.problem = reading.problem;
       result.score = close ? points : 0;
       result.general = close ? box.f : general.fi;
+      if (close) result.model = box.r || "";
       return result;
     }
     if (question.type === "short") {
-      var accepted = typeof response === "string"
-        ? openBox(question.boxes, key(questionId, "answer",
-            normaliseText(response, question.normalise, data().casefold)))
+      var text = readText(response, question.normalise, data().casefold);
+      var accepted = text.value !== null
+        ? openBox(question.boxes, key(questionId, "answer", text.value))
         : null;
+      result.problem = text.problem;
       result.score = accepted ? points : 0;
       result.general = accepted ? accepted.f : general.fi;
+      if (accepted) result.model = accepted.r || "";
       return result;
     }
     throw new Error("unknown question type " + question.type);
@@ -393,8 +452,36 @@
     return String(rounded) + (rounded === 1 ? " point" : " points");
   }
 
+  function bareNumber(value) {
+    return formatPoints(value).replace(/ points?$/, "");
+  }
+
+  /** A message of the page data with its {placeholders} filled in. */
+  function message(name, fields) {
+    return data().messages[name].replace(/\{(\w+)\}/g, function (whole, field) {
+      return Object.prototype.hasOwnProperty.call(fields, field) ? fields[field] : whole;
+    });
+  }
+
+  function readingFields(response, reading) {
+    return {
+      response: trim(String(response)),
+      suggestion: reading ? reading.suggestion : "",
+      value: reading && reading.value !== null ? String(reading.value) : "",
+      unit: reading ? reading.unit : ""
+    };
+  }
+
+  /** "Read as 784." when the typed text is not simply the number it was read as. */
+  function readingNote(response, reading) {
+    if (!reading || reading.value === null) return "";
+    var fields = readingFields(response, reading);
+    if (reading.unit) return message("read-as-unit", fields);
+    return fields.response === fields.value ? "" : message("read-as", fields);
+  }
+
   /** Renders `text` into `element`, `backticks` as <code> (never as HTML); an unpaired backtick
-   * stays a character, as in html.inline_code. */
+   * stays a character, as in templating.inline_code. */
   function setRichText(element, text) {
     element.textContent = "";
     var parts = String(text || "").split("`");
@@ -423,49 +510,58 @@
         return box.value;
       });
     }
-    var field = form.querySelector("input, textarea");
-    if (type === "numeric" && field.validity && field.validity.badInput) return { invalid: true };
-    return field.value;
+    return form.querySelector("input, textarea").value;
   }
 
   function missingMessage(type, response) {
     if (type === "single" && response === null) return "Choose an option first.";
     if (type === "multiple" && response.length === 0) return "Select at least one option first.";
-    if (type === "numeric" && response && response.invalid) {
-      return "Enter a number, for example 12 or 0.5.";
-    }
-    if (type === "numeric" && pyStrip(response) === "") return "Enter a number first.";
-    if ((type === "short" || type === "text") && pyStrip(response) === "") {
+    if (type === "numeric" && trim(response) === "") return "Enter a number first.";
+    if ((type === "short" || type === "text") && trim(response) === "") {
       return "Write an answer first.";
     }
     return null;
   }
 
-  var checkedScores = {};
+  // What the student has checked: {questionId: {section, score (null: free text), points}}.
+  var checked = {};
 
-  function announce(message) {
+  function announce(text) {
     var live = document.getElementById("quiz-live");
     live.textContent = "";
     // A fresh text node after clearing makes screen readers announce a repeated message too.
     window.setTimeout(function () {
-      live.textContent = message;
+      live.textContent = text;
     }, 50);
   }
 
-  function updateSummary() {
-    var summary = document.getElementById("quiz-summary");
-    if (!summary) return;
+  function updateProgress() {
+    var questions = data().questions;
+    var main = Object.keys(questions).filter(function (id) {
+      return questions[id].section !== "practice";
+    });
+    var done = main.filter(function (id) { return checked[id]; });
+    var scored = done.filter(function (id) { return checked[id].score !== null; });
     var earned = 0;
     var possible = 0;
-    var count = 0;
-    Object.keys(checkedScores).forEach(function (id) {
-      earned += checkedScores[id].score;
-      possible += checkedScores[id].points;
-      count++;
+    scored.forEach(function (id) {
+      earned += checked[id].score;
+      possible += checked[id].points;
     });
-    summary.textContent = "So far: " + formatPoints(earned).replace(/ points?$/, "") + " of " +
-      formatPoints(possible) + " on the " + count + " auto-checked question" +
-      (count === 1 ? "" : "s") + " you have checked.";
+    var label = document.getElementById("quiz-progress-label");
+    var meter = document.getElementById("quiz-progress-meter");
+    var score = document.getElementById("quiz-progress-score");
+    var summary = document.getElementById("quiz-summary");
+    if (label) label.textContent = "Checked " + done.length + " of " + main.length + " questions";
+    if (meter) meter.value = done.length;
+    var total = score ? Number(score.getAttribute("data-total")) : 0;
+    var text = scored.length === 0
+      ? "No auto-checked question checked yet; they are worth " + formatPoints(total) + " in all."
+      : "Points so far: " + bareNumber(earned) + " of " + formatPoints(possible) + " on the " +
+        scored.length + " auto-checked question" + (scored.length === 1 ? "" : "s") +
+        " you have checked (" + formatPoints(total) + " in all).";
+    if (score) score.textContent = text;
+    if (summary) summary.textContent = text;
   }
 
   function showOptionFeedback(form, result) {
@@ -492,72 +588,117 @@
     });
   }
 
+  function paragraph(parent, headline, text, className) {
+    var p = document.createElement("p");
+    if (className) p.className = className;
+    if (headline) {
+      var strong = document.createElement("strong");
+      strong.textContent = headline;
+      p.appendChild(strong);
+    }
+    if (text) {
+      var span = document.createElement("span");
+      setRichText(span, (headline ? " " : "") + text);
+      p.appendChild(span);
+    }
+    parent.appendChild(p);
+    return p;
+  }
+
+  function showChecklist(outcome, result) {
+    paragraph(outcome, "Not scored here.", "A good answer addresses:");
+    var list = document.createElement("ul");
+    list.className = "checklist";
+    result.checklist.forEach(function (item) {
+      var entry = document.createElement("li");
+      setRichText(entry, item);
+      list.appendChild(entry);
+    });
+    outcome.appendChild(list);
+  }
+
+  function verdict(result) {
+    var share = bareNumber(result.score) + " of " + formatPoints(result.points);
+    if (result.score === result.points) return ["Correct: " + share + ".", "is-right"];
+    if (result.score > 0) return ["Partly right: " + share + ".", "is-partial"];
+    return ["Not yet: " + share + ".", "is-wrong"];
+  }
+
   function onCheck(event) {
     event.preventDefault();
     var form = event.currentTarget;
     var questionId = form.getAttribute("data-question");
     var number = form.getAttribute("data-number");
-    var type = questionData(questionId).type;
+    var question = questionData(questionId);
     var outcome = form.querySelector(".outcome");
-    var response = readResponse(form, type);
+    var response = readResponse(form, question.type);
     outcome.classList.remove("is-right", "is-partial", "is-wrong", "is-noted");
-    var missing = missingMessage(type, response);
+    outcome.textContent = "";
+    outcome.hidden = false;
+    var missing = missingMessage(question.type, response);
     if (missing) {
-      outcome.textContent = missing;
-      outcome.hidden = false;
+      showOptionFeedback(form, { options: {} });
+      paragraph(outcome, "", missing);
       announce("Question " + number + ": " + missing);
       return;
     }
     var result = evaluate(questionId, response);
     showOptionFeedback(form, result);
-    var headline;
-    if (result.score === null) {
-      headline = "Noted. Free-text answers are graded by your instructor; " +
-        "nothing is sent anywhere.";
+    if (result.problem) {
+      // Never a verdict on something the student may not have meant; an LMS would score it as
+      // the rule reads it (result.score), which the page does not show.
+      delete checked[questionId];
       outcome.classList.add("is-noted");
+      paragraph(outcome, "", message(result.problem, readingFields(response, result.reading)));
+    } else if (result.score === null) {
+      checked[questionId] = { score: null, points: result.points };
+      outcome.classList.add("is-noted");
+      showChecklist(outcome, result);
     } else {
-      checkedScores[questionId] = { score: result.score, points: result.points };
-      var share = formatPoints(result.score).replace(/ points?$/, "") + " of " +
-        formatPoints(result.points);
-      if (result.score === result.points) {
-        headline = "Correct: " + share + ".";
-        outcome.classList.add("is-right");
-      } else if (result.score > 0) {
-        headline = "Partly right: " + share + ".";
-        outcome.classList.add("is-partial");
-      } else {
-        headline = "Not yet: " + share + ".";
-        outcome.classList.add("is-wrong");
-      }
+      checked[questionId] = { score: result.score, points: result.points };
+      var headline = verdict(result);
+      outcome.classList.add(headline[1]);
+      var first = paragraph(outcome, headline[0], result.general);
+      var note = readingNote(response, result.reading);
+      if (note) first.appendChild(document.createTextNode(" " + note));
     }
-    outcome.textContent = "";
-    var strong = document.createElement("strong");
-    strong.textContent = headline;
-    outcome.appendChild(strong);
-    if (result.general) {
-      var more = document.createElement("span");
-      setRichText(more, " " + result.general);
-      outcome.appendChild(more);
-    }
-    outcome.hidden = false;
-    updateSummary();
+    if (result.model && !result.problem) paragraph(outcome, "Model answer:", result.model, "model");
+    updateProgress();
     announce("Question " + number + ": " + outcome.textContent);
+  }
+
+  function onReset() {
+    if (!window.confirm("Clear every answer and all feedback on this page?")) return;
+    document.querySelectorAll("form.question").forEach(function (form) {
+      form.reset();
+      showOptionFeedback(form, { options: {} });
+      var outcome = form.querySelector(".outcome");
+      outcome.textContent = "";
+      outcome.classList.remove("is-right", "is-partial", "is-wrong", "is-noted");
+      outcome.hidden = true;
+    });
+    checked = {};
+    updateProgress();
+    announce("All answers cleared.");
   }
 
   function start() {
     document.querySelectorAll("form.question").forEach(function (form) {
       form.addEventListener("submit", onCheck);
     });
+    var reset = document.getElementById("quiz-reset");
+    if (reset) reset.addEventListener("click", onReset);
     document.documentElement.classList.add("js");
   }
 
   window.MnistQuiz = {
     gradeResponse: gradeResponse,
     evaluate: evaluate,
-    normaliseText: function (text, rules) {
-      return normaliseText(text, rules, data().casefold);
+    readNumber: readNumber,
+    readText: function (text, rules) {
+      return readText(text, rules, data().casefold);
     },
-    parseNumber: parseNumber,
+    numericInterval: numericInterval,
     sha256Hex: sha256Hex
   };
 

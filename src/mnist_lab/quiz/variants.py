@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from mnist_lab.constants import NUM_CLASSES
 from mnist_lab.quiz.bank import Bank, BankError, Problem, Question
 
-MAX_VARIANTS = 20  # per template; every template has far more distinct parameter sets than this
+MAX_VARIANTS = 20  # per template; every template has more distinct parameter sets than this
+MAX_DRAWS = 10_000  # per template and seed: far more than enough; a smaller template is a bug
 SEED_BYTES = 8  # seeds are 64-bit non-negative integers
 
 
@@ -59,9 +60,11 @@ class Template:
         rng = random.Random(derive_seed(seed, self.id))
         seen: set[tuple[int, ...]] = set()
         questions: list[Question] = []
-        for parameters in _draws(rng, self.draw):
+        for draws, parameters in enumerate(_draws(rng, self.draw)):
             if len(questions) == count:
                 break
+            if draws == MAX_DRAWS:
+                raise ValueError(f"template {self.id} has fewer than {count} parameter sets")
             if parameters not in seen:
                 seen.add(parameters)
                 questions.append(self.make(self.variant_id(parameters), parameters))
@@ -76,30 +79,33 @@ def _draws(rng: random.Random, draw: Callable[[random.Random], tuple[int, ...]])
 _COMMON = {"points": 1.0, "source": "extra"}
 
 IMAGE_SIDES = (16, 20, 24, 28, 32, 40, 48, 64, 96, 128)
+MAX_ASPECT_RATIO = 2  # a 128 × 24 image is no image anyone classifies; 32 × 64 is
 CHANNELS = (1, 3)
 LAYER_WIDTHS = (16, 32, 64, 100, 128, 200, 256, 512)
-CLASS_COUNTS = tuple(range(3, 101))  # from 3: two classes are often one sigmoid unit
+# Class counts such as real data sets have (from 3: two classes are often one sigmoid unit): 26
+# letters, 43 German traffic signs, 47 and 62 EMNIST classes, 100 CIFAR-100 classes, ... Not 10,
+# the MNIST digits: that question is in the bank, and its wrong-answer feedback names 10.
+CLASS_COUNTS = (3, 4, 5, 6, 7, 8, 9, 11, 12, 15, 16, 20, 24, 26, 36, 40, 43, 47, 50, 62, 100)
 
 
 def _image_inputs(variant_id: str, parameters: tuple[int, ...]) -> Question:
     height, width, channels = parameters
-    kind = "grayscale" if channels == 1 else "colour (RGB)"
+    kind = "greyscale images (one channel)" if channels == 1 else "colour images (red, green, blue)"
     total = height * width * channels
     return Question(
         id=variant_id,
         type="numeric",
         stem=(
-            f"A data set contains {kind} images of {height} x {width} pixels with {channels} "
-            f"channel{'s' if channels > 1 else ''}. If the model uses a fully connected (Dense) "
-            "input layer, how many input values must be provided for each image?"
+            f"A data set contains {kind} of {height} × {width} pixels. If the model uses a fully "
+            "connected (Dense) input layer, how many input values must be provided for each image?"
         ),
         answer=float(total),
         tolerance=0.0,
         reference_answer=(
             f"The image is flattened into one value per pixel and channel, so the model needs "
-            f"{height} * {width} * {channels} = {_count(total)} input values per image."
+            f"{height} × {width} × {channels} = {_count(total)} input values per image."
         ),
-        feedback_correct=f"Right: {height} * {width} * {channels} = {_count(total)}.",
+        feedback_correct=f"Right: {height} × {width} × {channels} = {_count(total)}.",
         feedback_incorrect=(
             "Multiply height, width and the number of channels: every pixel contributes one "
             "value per channel."
@@ -152,11 +158,11 @@ def _dense_params(variant_id: str, parameters: tuple[int, ...]) -> Question:
         tolerance=0.0,
         reference_answer=(
             f"Each of the {units} neurons has one weight per input and one bias, so the layer "
-            f"has {_count(inputs)} * {units} + {units} = {_count(total)} parameters."
+            f"has {_count(inputs)} × {units} + {units} = {_count(total)} parameters."
         ),
-        feedback_correct=f"Right: {_count(inputs)} * {units} + {units} = {_count(total)}.",
+        feedback_correct=f"Right: {_count(inputs)} × {units} + {units} = {_count(total)}.",
         feedback_incorrect=(
-            "Count one weight for every pair of input and neuron (inputs * units), then add one "
+            "Count one weight for every pair of input and neuron (inputs × units), then add one "
             "bias per neuron."
         ),
         objective="Compute the number of parameters of a Dense layer.",
@@ -174,19 +180,21 @@ def _model_params(variant_id: str, parameters: tuple[int, ...]) -> Question:
         id=variant_id,
         type="numeric",
         stem=(
-            f"A model is `Input({inputs}) -> Dense({hidden}, relu) -> Dense({classes}, softmax)`."
-            " How many trainable parameters does it have in total?"
+            f"A model takes {_count(inputs)} inputs (`keras.Input(shape=({inputs},))`) and has a "
+            f'hidden `Dense({hidden}, activation="relu")` layer and an output '
+            f'`Dense({classes}, activation="softmax")` layer. How many trainable parameters does '
+            "it have in total?"
         ),
         answer=float(first + second),
         tolerance=0.0,
         reference_answer=(
-            f"The hidden layer has {_count(inputs)} * {hidden} + {hidden} = {_count(first)} "
-            f"parameters and the output layer {hidden} * {classes} + {classes} = "
+            f"The hidden layer has {_count(inputs)} × {hidden} + {hidden} = {_count(first)} "
+            f"parameters and the output layer {hidden} × {classes} + {classes} = "
             f"{_count(second)}, so the model has {_count(first + second)} trainable parameters."
         ),
         feedback_correct=f"Right: {_count(first)} + {_count(second)} = {_count(first + second)}.",
         feedback_incorrect=(
-            "Add the parameters of both Dense layers; each has inputs * units weights plus one "
+            "Add the parameters of both Dense layers; each has inputs × units weights plus one "
             "bias per unit, and the output layer's inputs are the hidden layer's outputs."
         ),
         objective="Compute the number of parameters of a small fully connected network.",
@@ -198,7 +206,14 @@ def _model_params(variant_id: str, parameters: tuple[int, ...]) -> Question:
 
 def _square_or_not(rng: random.Random) -> tuple[int, int]:
     height = rng.choice(IMAGE_SIDES)
-    return height, height if rng.random() < 0.5 else rng.choice(IMAGE_SIDES)
+    if rng.random() < 0.5:
+        return height, height
+    widths = [
+        w
+        for w in IMAGE_SIDES
+        if w != height and max(w, height) <= MAX_ASPECT_RATIO * min(w, height)
+    ]
+    return height, rng.choice(widths)
 
 
 TEMPLATES: tuple[Template, ...] = (

@@ -1,0 +1,411 @@
+"""Verdicts on a Keras model from what it did, computed in NumPy by the grader.
+
+The worker (or, under ``otter run``, the test process) only reports raw data about the model
+(``modeldata.py``): its weight arrays, its outputs on inputs the grader chose, the loss and metric
+values it reports, its weights after training steps. Everything here decides from that data:
+
+- ``recognise``: which stack of Dense layers the weights form (by their shapes) and which
+  activations reproduce the model's own outputs from those weights (ReLU, softmax and the other
+  usual ones are recognised by behaviour, never by name);
+- ``sparse_crossentropy_values`` / ``accuracy``: what sparse categorical cross-entropy and accuracy
+  give on a batch, for the model's loss and metric values to be compared with;
+- ``adam_steps`` and ``looks_like_adam_first_step``: what Adam at its default rate does to known
+  weights, exactly (for the standard architecture) or by its signature (every parameter moves by
+  about the learning rate on the first step, whatever the loss).
+
+NumPy only: importing this module is cheap and never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NUM_PIXELS = 784
+NUM_CLASSES = 10
+ADAM_RATE = 1e-3  # keras.optimizers.Adam's default learning rate
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-7
+MAX_DENSE_LAYERS = 3  # deeper stacks are not searched for activations (not the exercise's model)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _erf(z: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float64])(z)
+
+
+# Hidden-layer activations Keras users write, as functions of the pre-activation (float64).
+HIDDEN_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear (no activation)": lambda z: z,
+    "tanh": np.tanh,
+    "sigmoid": _sigmoid,
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
+    "selu": lambda z: (
+        1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(np.minimum(z, 0.0)))
+    ),
+    "gelu": lambda z: 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0))),  # Keras' default: exact
+    "gelu (tanh approximation)": lambda z: (
+        0.5 * z * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (z + 0.044715 * z**3)))
+    ),
+    "silu": lambda z: z * _sigmoid(z),
+    "softplus": lambda z: np.logaddexp(0.0, z),
+    "softsign": lambda z: z / (1.0 + np.abs(z)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "leaky_relu (0.3)": lambda z: np.where(z > 0, z, 0.3 * z),
+    "leaky_relu (0.01)": lambda z: np.where(z > 0, z, 0.01 * z),
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "hard_sigmoid": lambda z: np.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "exponential": lambda z: np.exp(np.minimum(z, 80.0)),
+}
+OUTPUT_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "softmax": _softmax,
+    "sigmoid": _sigmoid,
+    "linear (no activation)": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "log_softmax": lambda z: (
+        z
+        - z.max(axis=-1, keepdims=True)
+        - np.log(np.exp(z - z.max(axis=-1, keepdims=True)).sum(axis=-1, keepdims=True))
+    ),
+}
+
+
+def probe_inputs(seed: int = 7) -> np.ndarray:
+    """Inputs that tell activations apart: images in 0..1, negative values, large values.
+
+    Large pre-activations separate relu from relu6 and the saturating activations; negative ones
+    separate relu from leaky_relu, elu and the rest.
+    """
+    rng = np.random.default_rng(seed)
+    return np.concatenate(
+        [
+            rng.uniform(0.0, 1.0, (16, NUM_PIXELS)),
+            rng.uniform(-3.0, 3.0, (8, NUM_PIXELS)),
+            rng.uniform(0.0, 30.0, (8, NUM_PIXELS)),
+        ]
+    ).astype(np.float32)
+
+
+@dataclass
+class DenseLayer:
+    kernel: np.ndarray  # (inputs, units), float64
+    bias: np.ndarray  # (units,), zeros when the layer has none
+    has_bias: bool
+    kernel_index: int = -1  # where the kernel and bias are in the model's weight list
+    bias_index: int = -1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.kernel.shape[0]), int(self.kernel.shape[1]))
+
+
+@dataclass
+class Recognition:
+    """What a model's weights and outputs say it is.
+
+    ``layers`` is the chain of Dense layers found by shape (empty when the weights do not form
+    one), ``activations`` one name per layer when some choice reproduces the model's outputs (else
+    None), ``problems`` what stopped recognition, in plain words.
+    """
+
+    layers: list[DenseLayer]
+    activations: list[str] | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def recognised(self) -> bool:
+        return self.activations is not None
+
+    def describe(self) -> str:
+        if not self.layers:
+            return "no chain of Dense layers"
+        parts = []
+        for index, layer in enumerate(self.layers):
+            activation = self.activations[index] if self.activations else "?"
+            parts.append(f"Dense({layer.shape[1]}, {activation})")
+        return " -> ".join([f"{self.layers[0].shape[0]} inputs", *parts])
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.activations is None:
+            raise ValueError("the model was not recognised: its outputs cannot be recomputed")
+        return forward(self.layers, self.activations, x)
+
+
+def _as_float_arrays(weights: list) -> list[np.ndarray] | None:
+    arrays = []
+    for weight in weights:
+        array = np.asarray(weight)
+        if array.dtype.kind not in "fiu" or not np.all(np.isfinite(array)):
+            return None
+        arrays.append(array.astype(np.float64))
+    return arrays
+
+
+def dense_chain(weights: list) -> tuple[list[DenseLayer], list[str]]:
+    """The Dense layers ``weights`` form, from 784 inputs to 10 outputs, found by shape.
+
+    A kernel is a 2-D array; its bias is the 1-D array of its width that follows it. Keras lists
+    a layer's kernel then its bias, in layer order (also for functional and subclassed models).
+    """
+    arrays = _as_float_arrays(list(weights))
+    if arrays is None:
+        return [], ["its weights are not finite numbers"]
+    layers: list[DenseLayer] = []
+    used: set[int] = set()
+    width = NUM_PIXELS
+    while True:
+        candidates = [
+            index
+            for index, array in enumerate(arrays)
+            if index not in used and array.ndim == 2 and array.shape[0] == width
+        ]
+        if not candidates:
+            break
+        index = candidates[0]
+        kernel = arrays[index]
+        used.add(index)
+        bias_index = index + 1
+        has_bias = (
+            bias_index < len(arrays)
+            and bias_index not in used
+            and arrays[bias_index].shape == (kernel.shape[1],)
+        )
+        if has_bias:
+            used.add(bias_index)
+        bias = arrays[bias_index] if has_bias else np.zeros(kernel.shape[1])
+        layers.append(
+            DenseLayer(
+                kernel=kernel,
+                bias=bias,
+                has_bias=has_bias,
+                kernel_index=index,
+                bias_index=bias_index if has_bias else -1,
+            )
+        )
+        width = kernel.shape[1]
+        if len(layers) > 8:
+            break
+    problems = []
+    if not layers:
+        shapes = ", ".join(str(tuple(a.shape)) for a in arrays) or "none"
+        problems.append(f"no Dense layer takes {NUM_PIXELS} inputs (weight shapes: {shapes})")
+    elif width != NUM_CLASSES:
+        problems.append(f"its last Dense layer gives {width} values, not {NUM_CLASSES}")
+    others = [tuple(arrays[i].shape) for i in range(len(arrays)) if i not in used]
+    if others:
+        problems.append(
+            "it has weights that are not the kernels and biases of its Dense layers: "
+            + ", ".join(str(shape) for shape in others[:6])
+        )
+    return layers, problems
+
+
+def forward(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> np.ndarray:
+    out = np.asarray(x, dtype=np.float64)
+    for index, (layer, name) in enumerate(zip(layers, activations, strict=True)):
+        table = OUTPUT_ACTIVATIONS if index == len(layers) - 1 else HIDDEN_ACTIVATIONS
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = table[name](out @ layer.kernel + layer.bias)
+    return out
+
+
+def outputs_match(expected: np.ndarray, actual: np.ndarray) -> bool:
+    """Whether a model's float32 outputs are what the grader's float64 recomputation gives."""
+    return _matches(np.asarray(expected, np.float64), np.asarray(actual, np.float64))
+
+
+def _matches(expected: np.ndarray, actual: np.ndarray) -> bool:
+    if expected.shape != actual.shape or not np.all(np.isfinite(expected)):
+        return False
+    scale = np.maximum(1.0, np.abs(expected))
+    return bool(np.all(np.abs(expected - actual) <= 2e-5 * scale + 1e-6 * np.abs(expected)))
+
+
+def recognise(weights: list, x: np.ndarray, outputs: np.ndarray) -> Recognition:
+    """Find the Dense layers in ``weights`` and the activations that reproduce ``outputs``.
+
+    Preference order decides between activations that agree on ``x`` (relu before the rest,
+    softmax before the rest); ``probe_inputs`` makes such ties rare.
+    """
+    layers, problems = dense_chain(weights)
+    if problems:
+        return Recognition(layers=layers, activations=None, problems=problems)
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.shape != (len(x), NUM_CLASSES):
+        return Recognition(
+            layers, None, [f"its outputs have shape {outputs.shape}, not ({len(x)}, 10)"]
+        )
+    if len(layers) > MAX_DENSE_LAYERS:
+        return Recognition(layers, None, [f"it has {len(layers)} Dense layers"])
+    hidden_choices = [list(HIDDEN_ACTIVATIONS)] * (len(layers) - 1)
+    for choice in itertools.product(*hidden_choices, list(OUTPUT_ACTIVATIONS)):
+        if _matches(forward(layers, list(choice), x), outputs):
+            return Recognition(layers=layers, activations=list(choice))
+    return Recognition(
+        layers,
+        None,
+        ["its outputs are not what its Dense layers' weights give with any usual activation"],
+    )
+
+
+def architecture_problems(recognition: Recognition, expected: list[tuple[int, str]]) -> list[str]:
+    """What differs from ``expected`` (one ``(units, activation)`` per Dense layer)."""
+    if recognition.problems:
+        return list(recognition.problems)
+    problems = []
+    layers = recognition.layers
+    if len(layers) != len(expected):
+        problems.append(f"it has {len(layers)} Dense layer(s), not {len(expected)}")
+        return problems
+    for index, (layer, (units, activation)) in enumerate(zip(layers, expected, strict=True)):
+        what = "output" if index == len(layers) - 1 else "hidden"
+        if layer.shape[1] != units:
+            problems.append(f"the {what} Dense layer has {layer.shape[1]} units, not {units}")
+        if not layer.has_bias:
+            problems.append(f"the {what} Dense layer has no bias")
+        found = recognition.activations[index]
+        if found != activation:
+            problems.append(f"the {what} layer behaves like {found}, not {activation}")
+    return problems
+
+
+# --- loss and metric --------------------------------------------------------------------------
+
+
+def sparse_crossentropy_values(
+    outputs: np.ndarray, labels: np.ndarray, logits: np.ndarray | None = None
+) -> list[float]:
+    """The values Keras' sparse categorical cross-entropy can report for these outputs.
+
+    Keras works from the logits when the output layer is a softmax (or sigmoid) with them at
+    hand, else from the outputs taken as probabilities (clipped to [1e-7, 1 - 1e-7], with or
+    without renormalising): every reading is a sparse cross-entropy, none is another loss.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64)
+    rows = np.arange(len(labels))
+    values = []
+    if logits is not None:
+        log_p = logits - logits.max(axis=1, keepdims=True)
+        log_p = log_p - np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        values.append(float(-np.mean(log_p[rows, labels])))
+    clipped = np.clip(outputs, 1e-7, 1 - 1e-7)
+    values.append(float(-np.mean(np.log(clipped[rows, labels]))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normalised = np.clip(outputs / outputs.sum(axis=1, keepdims=True), 1e-7, 1 - 1e-7)
+    if np.all(np.isfinite(normalised)):
+        values.append(float(-np.mean(np.log(normalised[rows, labels]))))
+    return values
+
+
+def logits_crossentropy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Sparse cross-entropy with ``from_logits=True`` applied to ``outputs``."""
+    return sparse_crossentropy_values(outputs, labels, logits=np.asarray(outputs, np.float64))[0]
+
+
+def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(np.asarray(outputs), axis=1) == np.asarray(labels)))
+
+
+def close(value: float, target: float, *, rtol: float = 1e-4) -> bool:
+    return math.isfinite(value) and abs(value - target) <= rtol * max(1.0, abs(target))
+
+
+# --- the optimizer ----------------------------------------------------------------------------
+
+
+def _gradients(layers: list[DenseLayer], x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """Gradients of the mean sparse cross-entropy of a relu/softmax Dense stack (kernel, bias per
+    layer, in order)."""
+    x = np.asarray(x, dtype=np.float64)
+    inputs, pre = [], []
+    out = x
+    for index, layer in enumerate(layers):
+        inputs.append(out)
+        z = out @ layer.kernel + layer.bias
+        pre.append(z)
+        out = _softmax(z) if index == len(layers) - 1 else np.maximum(z, 0.0)
+    delta = out.copy()
+    delta[np.arange(len(labels)), labels] -= 1.0
+    delta /= len(labels)
+    grads: list[np.ndarray] = []
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        grads[:0] = [inputs[index].T @ delta, delta.sum(axis=0)]
+        if index:
+            delta = (delta @ layer.kernel.T) * (pre[index - 1] > 0)
+    return grads
+
+
+def adam_steps(
+    layers: list[DenseLayer], batches: list[tuple[np.ndarray, np.ndarray]]
+) -> list[list[np.ndarray]]:
+    """The weights (kernel, bias per layer) after each Adam step (default settings) of the mean
+    sparse cross-entropy of a relu-hidden, softmax-output Dense stack on ``batches``."""
+    current = [DenseLayer(layer.kernel.copy(), layer.bias.copy(), True) for layer in layers]
+    params = [array for layer in current for array in (layer.kernel, layer.bias)]
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
+    beta1, beta2 = ADAM_BETAS
+    after = []
+    for step, (x, labels) in enumerate(batches, start=1):
+        grads = _gradients(current, x, np.asarray(labels).astype(np.int64))
+        rate = ADAM_RATE * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        for param, grad, m, v in zip(params, grads, first, second, strict=True):
+            m += (grad - m) * (1 - beta1)
+            v += (grad * grad - v) * (1 - beta2)
+            param -= rate * m / (np.sqrt(v) + ADAM_EPSILON)
+        after.append([p.copy() for p in params])
+    return after
+
+
+def same_weights(
+    layers: list[DenseLayer], expected: list[np.ndarray], actual: list, *, atol: float = 2e-5
+) -> bool:
+    """Whether the model's weight list ``actual`` holds ``expected`` (kernel, bias per layer of
+    ``layers``, as ``adam_steps`` gives them) within ``atol``."""
+    arrays = _as_float_arrays(list(actual))
+    if arrays is None:
+        return False
+    for number, layer in enumerate(layers):
+        for index, wanted in (
+            (layer.kernel_index, expected[2 * number]),
+            (layer.bias_index, expected[2 * number + 1]),
+        ):
+            if index < 0 or index >= len(arrays) or arrays[index].shape != wanted.shape:
+                return False
+            if not np.all(np.abs(arrays[index] - wanted) <= atol):
+                return False
+    return True
+
+
+def looks_like_adam_first_step(before: list, after: list) -> bool:
+    """Adam's first step moves every parameter by at most its learning rate, most of them by
+    almost exactly that (the step is about rate × sign of the gradient), whatever the loss.
+
+    SGD, RMSprop (about 3.2 × the rate), Adam with another rate, Nadam (about 1.06 ×) fail it.
+    """
+    first, second = _as_float_arrays(list(before)), _as_float_arrays(list(after))
+    if first is None or second is None or len(first) != len(second):
+        return False
+    if any(a.shape != b.shape for a, b in zip(first, second, strict=True)):
+        return False
+    moves = np.concatenate([np.abs(b - a).ravel() for a, b in zip(first, second, strict=True)])
+    moved = moves[moves > 1e-9]
+    if moved.size < moves.size // 4:
+        return False
+    return bool(moves.max() <= ADAM_RATE * 1.005 and np.median(moved) >= ADAM_RATE * 0.98)
