@@ -1,10 +1,19 @@
 """Handwritten-digit recognition: the five functions of the MNIST exercise.
 
-Complete each function below. Every function says in its docstring what it receives, what it
-must return (shape, dtype, value range) and which errors it must raise. Run the public checks
-(``mnist-lab check digits.py`` or the check cells in the notebook) to see how you are doing.
+Complete each function below, in this order: normalize, flatten, build_model, predict_digit,
+confusion. Each docstring is the function's contract: what it receives, what it must return
+(shape, dtype, value range) and which errors it must raise; the autograder checks exactly that.
 
-An MNIST image is a 28 x 28 grid of grey levels: 0 is black, 255 is white.
+Check your work with the check cells in the notebook, or in a terminal in this folder:
+
+    otter check digits.py -t tests              (every public check)
+    otter check digits.py -t tests -q flatten   (the checks of one function)
+
+An MNIST image is a 28 x 28 grid of grey levels, integers from 0 to 255: 0 = background,
+255 = full ink. Drawn with a grey colour map, the background looks black and the digit white.
+
+Documentation: NumPy https://numpy.org/doc/stable/reference/, Keras https://keras.io/api/
+(``tf.keras`` below is Keras, as installed with TensorFlow).
 """
 
 import numpy as np
@@ -13,7 +22,7 @@ import tensorflow as tf
 IMAGE_SIDE = 28  # an MNIST image is IMAGE_SIDE x IMAGE_SIDE pixels
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE  # 784 input values per image
 NUM_CLASSES = 10  # the digits 0 to 9
-MAX_PIXEL_VALUE = 255  # the brightest grey level
+MAX_PIXEL_VALUE = 255  # full ink
 
 
 def normalize(images):
@@ -22,13 +31,18 @@ def normalize(images):
     Parameters
     ----------
     images : numpy array of any shape
-        Grey levels from 0 to 255, as integers (for example uint8) or floats.
+        Grey levels from 0 (background) to 255 (full ink), as integers (for example uint8)
+        or floats.
 
     Returns
     -------
     numpy array
         A NEW floating-point array with the same shape, equal to ``images / 255.0``:
-        0 stays 0.0, 255 becomes 1.0. The input array must not be changed.
+        0 stays 0.0, 255 becomes 1.0. The input array must not be changed. (Dividing a uint8
+        array in place fails, and uint8 arithmetic wraps around above 255.) Any float dtype
+        is fine: float32, what Keras computes in, takes half the memory of float64.
+
+    See ``np.asarray`` and its ``dtype`` argument.
     """
     # YOUR CODE HERE
     raise NotImplementedError("return a new float array, images / 255.0; leave images unchanged")
@@ -46,12 +60,15 @@ def flatten(images):
     -------
     numpy array of shape (n, 784)
         Row ``i`` holds image ``i`` read row by row: the 28 pixels of its top row first, then the
-        second row, and so on (NumPy's default "C" order). Values and dtype are unchanged.
+        second row, and so on (NumPy's default "C" order), so pixel ``images[i, r, c]`` becomes
+        ``result[i, 28 * r + c]``. Values and dtype are unchanged.
 
     Raises
     ------
     ValueError
         If ``images`` has any other shape; the message names the shape it got.
+
+    See the ``shape`` attribute and ``reshape`` of NumPy arrays.
     """
     # YOUR CODE HERE
     raise NotImplementedError("check the shape, then reshape to (n, 784) in row-major order")
@@ -63,15 +80,22 @@ def build_model():
     Returns
     -------
     keras.Model
-        A compiled model that takes 784 input values per image and has
+        A compiled model that takes batches of flattened images, shape (n, 784), and returns
+        shape (n, 10). It has
+        - the input ``keras.Input(shape=(784,))`` (mind the comma: ``(784)`` is just 784),
         - a hidden ``Dense`` layer of 128 units with ``relu`` activation,
         - an output ``Dense`` layer of 10 units with ``softmax`` activation
           (one probability per digit, adding up to 1),
-        compiled with the ``adam`` optimizer, the ``sparse_categorical_crossentropy`` loss
+        and is compiled with the ``adam`` optimizer, the ``sparse_categorical_crossentropy`` loss
         (labels are plain digits 0..9, not one-hot vectors) and the ``accuracy`` metric.
+
+    See ``tf.keras.Sequential``, ``tf.keras.layers.Dense`` and ``Model.compile``:
+    https://keras.io/guides/sequential_model/ and https://keras.io/api/models/model_training_apis/
     """
     # YOUR CODE HERE
-    raise NotImplementedError("Input(784) -> Dense(128, relu) -> Dense(10, softmax), then compile")
+    raise NotImplementedError(
+        "Input(shape=(784,)) -> Dense(128, relu) -> Dense(10, softmax); compile"
+    )
 
 
 def predict_digit(model, image):
@@ -88,14 +112,17 @@ def predict_digit(model, image):
     -------
     int
         The predicted digit, 0 to 9: the image is normalized and flattened exactly as in
-        training, given to the model as a batch of one image, and ``np.argmax`` picks the digit
-        with the highest probability. (A NumPy integer is fine.)
+        training, into a batch of one image of shape (1, 784); the model returns shape (1, 10),
+        the ten probabilities of that one image; and ``np.argmax`` of its row 0 (or with
+        ``axis=1``) picks the digit with the highest probability. (A NumPy integer is fine.)
 
     Raises
     ------
     ValueError
         If ``image`` has any other shape (for example a colour image of shape (28, 28, 3));
         the message says which shape was expected.
+
+    See ``Model.predict`` (pass ``verbose=0`` to hide its progress bar) and ``np.argmax``.
     """
     # YOUR CODE HERE
     raise NotImplementedError("check the shape, normalize, flatten a batch of one, np.argmax")
@@ -126,6 +153,11 @@ def confusion(y_true, y_pred, num_classes=10):
     ValueError
         If ``y_true`` and ``y_pred`` have different lengths, or a label is outside
         0..num_classes - 1.
+
+    Example: ``confusion([0, 1, 1], [0, 1, 0], num_classes=2)`` counts one true 1 predicted
+    as 0, so it gives ``[[1, 0], [1, 1]]``.
+
+    See ``np.zeros`` with an integer ``dtype``.
     """
     # YOUR CODE HERE
     raise NotImplementedError("check lengths and labels, then count each (true, predicted) pair")

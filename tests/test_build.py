@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
+import shlex
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from mnist_lab import __version__
+from mnist_lab.archives import RELEASE_DATE, RELEASED_VERSION
 from mnist_lab.build import MANIFEST, BuildError, BuildOptions, build_release
 from mnist_lab.stubs import committed_stubs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
+CHECK_COMMAND = "otter check digits.py -t tests"
 
 # The full build, with the executed notebook, is tested once in test_release.py.
 FAST = BuildOptions(execute_notebook=False)
@@ -148,3 +158,97 @@ def test_points_option_scales_the_guide_the_readme_and_the_public_checks(tmp_pat
     assert "| **total** | **100** | 25 | 75 |" in guide
     assert "(100 points in total)" in (out / "student" / "README.md").read_text()
     assert "points=2.5" in (out / "student" / "tests" / "normalize.py").read_text()
+
+
+def zip_dates(path: Path) -> set[tuple]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.date_time for info in archive.infolist()}
+
+
+def test_student_zip_files_carry_the_release_date_not_1980(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    build_release(out=tmp_path / "release", options=FAST)
+    assert zip_dates(tmp_path / "release" / "student.zip") == {RELEASE_DATE}
+    assert __version__ == RELEASED_VERSION, "a new version needs its release date in archives.py"
+
+
+def test_source_date_epoch_dates_student_zip_and_a_bad_one_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00:00 UTC
+    build_release(out=tmp_path / "release", options=FAST)
+    assert zip_dates(tmp_path / "release" / "student.zip") == {(2026, 1, 1, 0, 0, 0)}
+    for value, message in (("yesterday", "is not a whole number"), ("0", "1970-01-01: a zip")):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+        with pytest.raises(BuildError, match=f"SOURCE_DATE_EPOCH=.*{message}"):
+            build_release(out=tmp_path / "refused", options=FAST)
+        assert not (tmp_path / "refused").exists()
+
+
+@pytest.fixture(scope="module")
+def student_readme(tmp_path_factory) -> str:
+    out = tmp_path_factory.mktemp("readme") / "release"
+    build_release(out=out, options=FAST)
+    return (out / "student" / "README.md").read_text("utf-8")
+
+
+def python_minors(text: str) -> set[int]:
+    return {int(minor) for minor in re.findall(r"\b3\.(\d+)\b", text)}
+
+
+def test_the_student_readme_names_the_pythons_tensorflow_supports(student_readme):
+    stated = re.search(r"\*\*Python (3\.\d+(?:, 3\.\d+)* or 3\.\d+)\*\*", student_readme)
+    assert stated, "the README must say which Python versions work"
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text("utf-8")
+    bounds = re.search(r'^requires-python = ">=3\.(\d+),<3\.(\d+)"', pyproject, re.MULTILINE)
+    assert bounds, "requires-python gives the same range, with an upper bound"
+    required = set(range(int(bounds[1]), int(bounds[2])))
+    classifiers = importlib.metadata.metadata("tensorflow").get_all("Classifier")
+    tensorflow = python_minors(" ".join(c for c in classifiers if "Python :: 3." in c))
+    assert python_minors(stated[1]) == required == tensorflow
+
+
+def test_the_student_readme_starts_with_a_virtual_environment(student_readme):
+    setup = student_readme.index("## Set up")
+    venv = student_readme.index("python3 -m venv .venv")
+    install = student_readme.index("python -m pip install")
+    assert setup < venv < install < student_readme.index("## What to do")
+    assert "py -m venv .venv" in student_readme  # Windows
+    assert ".venv\\Scripts\\Activate.ps1" in student_readme
+    assert "MB" in student_readme[setup:install]  # how much it downloads
+    assert "GB on disk" in student_readme[setup:install]
+
+
+def pip_arguments(readme: str) -> list[str]:
+    lines = re.findall(r"^python -m pip install (.+)$", readme, flags=re.MULTILINE)
+    assert len(lines) == 2, lines  # bash/zsh and PowerShell
+    assert len(set(lines)) == 1, "the same command for every shell"
+    return lines
+
+
+def test_the_install_command_survives_the_shells_globbing(student_readme):
+    """zsh, the macOS default, stops at an unquoted [ that matches no file ("no matches
+    found"); bash with failglob applies the same rule. Quoted, every argument reaches pip."""
+    (arguments,) = set(pip_arguments(student_readme))
+    assert '"otter-grader[grading]"' in arguments
+    done = subprocess.run(
+        ["bash", "-O", "failglob", "-c", f"printf '%s\\n' {arguments}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == shlex.split(arguments)
+
+
+def test_the_student_readme_and_digits_agree(student_readme):
+    assert CHECK_COMMAND in student_readme
+    assert CHECK_COMMAND in committed_stubs()
+    table = student_readme[: student_readme.index("## Set up")]
+    positions = [table.index(f"`{name}`") for name in FUNCTIONS]
+    assert positions == sorted(positions), "the five functions in the order of digits.py"
+    assert "notebook_helpers.py" in table
+
+
+def test_the_student_readme_gives_one_way_to_reload(student_readme):
+    """Save digits.py and run the check cell again: the notebook reloads it; no restart."""
+    restarts = re.findall(r"[^.]*\brestart[^.]*\.", student_readme)
+    assert restarts, "the README says that no restart is needed"
+    assert all("no need to restart" in sentence for sentence in restarts), restarts
+    assert "run the check cell again" in student_readme

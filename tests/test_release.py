@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 EXPECTED_FILES = {
     "student/digits.py",
     "student/mnist_digits.ipynb",
+    "student/notebook_helpers.py",
     "student/README.md",
     "student/quiz.html",
     "student/data/mnist_sample.npz",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_lab.stubs import (
@@ -142,3 +145,62 @@ def test_cli_stubs_check_reports_drift_and_ok(tmp_path):
     broken = subprocess.run(command, capture_output=True, text=True, check=False)
     assert broken.returncode == 2
     assert f"mnist-lab: error: {solution}, line 2: END SOLUTION without" in broken.stderr
+
+
+def test_a_long_hint_is_written_as_ruff_formats_it():
+    """A hint too long for one line of 100 goes on a line of its own, as ruff format puts it."""
+    hint = "Input(shape=(784,)) -> Dense(128, relu) -> Dense(10, softmax); compile"
+    solution = f"def f():\n    # BEGIN SOLUTION | hint: {hint}\n    return 1\n    # END SOLUTION\n"
+    stubs = generate_stubs(solution)
+    assert f'    raise NotImplementedError(\n        "{hint}"\n    )\n' in stubs
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--stdin-filename", "stub.py", "-"],
+        input=stubs, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    assert max(len(line) for line in stubs.splitlines()) <= 100
+
+
+def function_docs(text: str) -> dict[str, str]:
+    tree = ast.parse(text)
+    return {
+        node.name: ast.get_docstring(node)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def test_the_stubs_say_what_students_have_and_what_goes_in_and_out():
+    stubs = committed_stubs()
+    module = ast.get_docstring(ast.parse(stubs))
+    assert "otter check digits.py -t tests" in module  # the command students have
+    assert "mnist-lab" not in stubs  # the instructor's tool, which students do not have
+    assert "0 = background" in module
+    assert "255 = full ink" in module
+    assert "Input(784)" not in stubs  # not valid Keras: keras.Input(shape=(784,))
+    docs = function_docs(stubs)
+    assert list(docs) == ["normalize", "flatten", "build_model", "predict_digit", "confusion"]
+    assert "keras.Input(shape=(784,))" in docs["build_model"]
+    for shape in ("(n, 784)", "(n, 10)"):
+        assert shape in docs["build_model"]
+    for shape in ("(1, 784)", "(1, 10)"):
+        assert shape in docs["predict_digit"]
+    for name, doc in docs.items():
+        assert re.search(r"^See .*``", doc, flags=re.MULTILINE), f"{name}: no API pointer"
+
+
+def test_the_docstring_examples_hold_for_the_reference():
+    from mnist_lab.solutions import digits
+
+    docs = function_docs(solution_source())
+    pattern = r"``(confusion\(.*?\))``.*?gives ``(\[\[.*?\]\])``"
+    example = re.search(pattern, docs["confusion"], flags=re.DOTALL)
+    assert example, docs["confusion"]
+    matrix = eval(example[1], {"confusion": digits.confusion})  # the docstring's own call
+    assert matrix.tolist() == ast.literal_eval(example[2])
+    assert "``images[i, r, c]``" in docs["flatten"]
+    assert "``result[i, 28 * r + c]``" in docs["flatten"]
+    images = np.random.default_rng(3).integers(0, 256, size=(2, 28, 28))
+    result = digits.flatten(images)
+    i, r, c = 1, 5, 17
+    assert result[i, 28 * r + c] == images[i, r, c]

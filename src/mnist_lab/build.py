@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from mnist_lab import __version__
-from mnist_lab.archives import deterministic_zip
+from mnist_lab.archives import ArchiveDateError, archive_date, deterministic_zip
 from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
 from mnist_lab.errors import UserError
@@ -146,10 +146,11 @@ def write_public_checks(staging: Path, options: BuildOptions) -> None:
 
 
 def write_student_notebook(staging: Path, options: BuildOptions) -> None:
-    """student/mnist_digits.ipynb: no outputs."""
-    from mnist_lab.notebook import write_notebook
+    """student/mnist_digits.ipynb (no outputs) and notebook_helpers.py, which it imports."""
+    from mnist_lab.notebook import write_helpers, write_notebook
 
     write_notebook(out_path=staging / "student" / NOTEBOOK_NAME)
+    write_helpers(out_dir=staging / "student")
 
 
 def write_quiz_files(staging: Path, options: BuildOptions) -> None:
@@ -290,25 +291,25 @@ def write_autograder_zip(staging: Path, options: BuildOptions) -> None:
 
 
 def write_student_zip(staging: Path, options: BuildOptions) -> None:
-    """student.zip: the student folder, with fixed timestamps so builds are repeatable."""
+    """student.zip: the student folder, every file dated the release date (repeatable)."""
     folder = staging / "student"
     files = {
         f"student/{path.relative_to(folder).as_posix()}": path.read_bytes()
         for path in folder.rglob("*")
         if path.is_file()
     }
-    (staging / "student.zip").write_bytes(deterministic_zip(files))
+    (staging / "student.zip").write_bytes(deterministic_zip(files, date=archive_date()))
 
 
 STEPS: list[tuple[str, Step]] = [
     ("student stubs (digits.py)", write_student_stubs),
     ("MNIST sample for offline use", write_data_sample),
     ("public checks", write_public_checks),
-    ("student notebook", write_student_notebook),
+    ("student notebook and its helpers", write_student_notebook),
     ("quiz page, answer key and LMS exports", write_quiz_files),
     ("student README", write_student_readme),
     ("solutions and grading guide", write_instructor_files),
-    ("solution notebook (runs it with the reference, about 20 s)", write_solution_notebook),
+    ("solution notebook (runs it with the reference, about a minute)", write_solution_notebook),
     ("autograder.zip", write_autograder_zip),
     ("student.zip", write_student_zip),
 ]
@@ -340,6 +341,10 @@ def build_release(
     options = options or BuildOptions()
     out = Path(out)
     check_out_dir(out)
+    try:
+        archive_date()  # a bad SOURCE_DATE_EPOCH is refused before anything is written
+    except ArchiveDateError as error:
+        raise BuildError(str(error)) from None
     parent = out.resolve().parent
     started = time.perf_counter()
     try:

@@ -29,6 +29,7 @@ END_MARKER = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
 MARKER_LIKE = re.compile(r"^\s*#+\s*(BEGIN|END)\b.*\bSOL", re.IGNORECASE)
 
 STUDENT_MODULE = "digits.py"
+LINE_LENGTH = 100  # the project's ruff line length: stubs are formatted as ruff would
 
 
 class MarkerError(UserError, ValueError):
@@ -94,7 +95,7 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
             if not region_has_code:
                 raise MarkerError(source, opened_at, "empty solution region")
             output.append(f"{indent}# YOUR CODE HERE\n")
-            output.append(f"{indent}raise NotImplementedError({_string_literal(hint)})\n")
+            output.append(_raise_line(indent, hint))
             open_region = None
             regions += 1
         elif MARKER_LIKE.match(line):
@@ -115,6 +116,15 @@ def generate_stubs(solution_text: str, *, source: str = "solutions/digits.py") -
     if regions == 0:
         raise MarkerError(source, 1, "no solution regions: nothing would be hidden from students")
     return "".join(output)
+
+
+def _raise_line(indent: str, hint: str) -> str:
+    """``raise NotImplementedError("<hint>")``, its argument on a line of its own when long."""
+    literal = _string_literal(hint)
+    line = f"{indent}raise NotImplementedError({literal})\n"
+    if len(line) - 1 <= LINE_LENGTH:
+        return line
+    return f"{indent}raise NotImplementedError(\n{indent}    {literal}\n{indent})\n"
 
 
 def _string_literal(text: str) -> str:

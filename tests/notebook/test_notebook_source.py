@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from mnist_lab.notebook import NOTEBOOK_NAME, NotebookError, write_notebook
-from mnist_lab.notebook.write import NotebookSourceError, read_percent_source
+from mnist_lab.grading.package import TEST_FILE_NAMES
+from mnist_lab.notebook import HELPERS_MODULE, NOTEBOOK_NAME, NotebookError, write_notebook
+from mnist_lab.notebook.write import NotebookSourceError, helpers_source, read_percent_source
 
 FUNCTIONS = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
+MAX_SETUP_LINES = 15  # the first cell a student reads is short; its machinery is in the helpers
 # The nine questions of the course slide (sw10-work2), as distinctive phrases.
 SLIDE_QUESTIONS = (
     "Why do the image data need to be normalized (e.g., divided by 255.0)?",
@@ -56,16 +59,26 @@ def test_two_writes_are_byte_identical_and_clean(tmp_path: Path) -> None:
     assert notebook.metadata.kernelspec.name == "python3"
 
 
-def test_a_check_follows_each_function_before_the_notebook_uses_it(notebook) -> None:
+def test_the_setup_cell_is_short_and_loads_the_helpers_before_tensorflow(notebook) -> None:
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    lines = setup.source.splitlines()
+    assert len(lines) <= MAX_SETUP_LINES, setup.source
+    imports = [line for line in lines if re.match(r"(import|from) ", line)]
+    assert imports[0].startswith("import notebook_helpers"), imports
+    assert any(line.startswith("import tensorflow") for line in imports)
     assert 'grader = otter.Notebook(tests_dir="tests")' in setup.source
-    assert "from digits import" in setup.source
+    assert "helpers.load_digits()" in setup.source
+    assert "def " not in setup.source
+
+
+def test_a_check_follows_each_function_before_the_notebook_uses_it(notebook) -> None:
     check_cells = [check_cell_index(notebook, function) for function in FUNCTIONS]
+    assert check_cells == sorted(check_cells), "the five functions come in the order of digits.py"
     for function, check_index in zip(FUNCTIONS, check_cells, strict=True):
         introduction = notebook.cells[check_index - 1]
         assert introduction.cell_type == "markdown"
         assert f"`{function}`" in introduction.source, f"no introduction of {function}"
-        assert "stop_unless_passed(" in notebook.cells[check_index].source
+        assert "helpers.report(" in notebook.cells[check_index].source
         uses = [
             index
             for index, cell in enumerate(notebook.cells)
@@ -73,6 +86,42 @@ def test_a_check_follows_each_function_before_the_notebook_uses_it(notebook) -> 
         ]
         assert uses, f"the notebook never calls {function}"
         assert min(uses) > check_index, f"{function} is used before its check"
+
+
+def test_the_introduction_lists_the_functions_in_their_order(notebook) -> None:
+    table = notebook.cells[0].source
+    positions = [table.index(f"| `{function}(") for function in FUNCTIONS]
+    assert positions == sorted(positions)
+
+
+def test_every_result_is_followed_by_what_to_look_at(notebook) -> None:
+    """Each numbered section that computes something says what to observe in it."""
+    sections = re.split(r"^## ", "\n".join(c.source for c in notebook.cells), flags=re.M)
+    numbered = [section for section in sections if re.match(r"\d+\. ", section)]
+    assert len(numbered) >= 13
+    for section in numbered:
+        title = section.splitlines()[0]
+        if title.startswith(("13. ", "14. ")):  # the experiments and the questions
+            continue
+        assert "What to look at" in section, f"section {title!r} says nothing about its results"
+
+
+def test_the_helpers_module_stands_alone_and_lists_the_functions_of_the_tests() -> None:
+    """Students have no mnist_lab: the helpers use only what their README installs."""
+    tree = ast.parse(helpers_source())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}  # fmt: skip
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}  # fmt: skip
+    assert imported <= {"io", "os", "sys", "math", "pathlib", "matplotlib", "numpy", "tensorflow",
+                        "IPython", "digits"}, imported  # fmt: skip
+    assigned = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    assert ast.literal_eval(assigned["FUNCTIONS"]) == TEST_FILE_NAMES == FUNCTIONS
+    assert HELPERS_MODULE == "notebook_helpers.py"
 
 
 def test_the_nine_slide_questions_close_it_with_a_link_to_the_quiz(notebook) -> None:
@@ -89,19 +138,8 @@ def test_the_notebook_needs_only_what_students_have(notebook) -> None:
     code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
     assert "mnist_lab" not in code, "students do not have mnist_lab installed"
     imported = set(re.findall(r"^(?:import|from) (\w+)", code, flags=re.MULTILINE))
-    assert imported <= {
-        "os",
-        "pathlib",
-        "matplotlib",
-        "numpy",
-        "otter",
-        "tensorflow",
-        "IPython",
-        "digits",
-    }, imported
-    assert "data/mnist_sample.npz" in code.replace(
-        'Path("data") / "mnist_sample.npz"', "data/mnist_sample.npz"
-    )
+    assert imported == {"notebook_helpers", "numpy", "otter", "tensorflow"}, imported
+    assert "helpers.load_mnist(full=USE_FULL_MNIST)" in code
     assert "USE_FULL_MNIST = False" in code
 
 

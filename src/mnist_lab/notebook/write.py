@@ -3,9 +3,14 @@
 The notebook's only source is ``student_notebook.py`` (jupytext "percent" format) in this
 package. :func:`write_notebook` turns it into ``mnist_digits.ipynb`` with no outputs, cleared
 execution counts and cell ids numbered in order, so the same source always gives the same bytes.
+The notebook's machinery (quieting TensorFlow, reloading digits.py, check reports, figures) is
+``notebook_helpers.py``, shipped beside it as it is (:func:`write_helpers`).
+
 With ``executed=True`` it first runs the notebook with nbclient in a scratch folder laid out like
-the student's (``digits.py``, ``tests/``, ``data/mnist_sample.npz``), by default with the reference
-solution, and writes the notebook with all its outputs and plots.
+the student's (``digits.py``, ``notebook_helpers.py``, ``tests/``, ``data/mnist_sample.npz``), by
+default with the reference solution, and writes the notebook with all its outputs and plots. The
+kernel runs as a student's does (ipykernel's defaults, which show what C++ code writes to file
+descriptor 2 in the notebook), so the executed copy shows what students see.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +29,7 @@ from mnist_lab.files import write_text_atomically
 
 NOTEBOOK_NAME = "mnist_digits.ipynb"
 SOURCE_RESOURCE = "student_notebook.py"
+HELPERS_MODULE = "notebook_helpers.py"  # shipped next to digits.py; the notebook imports it
 STUDENT_MODULE = "digits.py"
 TESTS_FOLDER = "tests"
 SAMPLE_PATH = Path("data") / "mnist_sample.npz"
@@ -128,6 +133,18 @@ def student_notebook():
     return read_percent_source(text)
 
 
+def helpers_source() -> str:
+    """The text of notebook_helpers.py, as students get it."""
+    return resources.files("mnist_lab.notebook").joinpath(HELPERS_MODULE).read_text("utf-8")
+
+
+def write_helpers(*, out_dir: Path) -> Path:
+    """Write notebook_helpers.py into ``out_dir`` (the student's folder); returns its path."""
+    path = Path(out_dir) / HELPERS_MODULE
+    write_text_atomically(path, helpers_source())
+    return path
+
+
 def write_notebook(
     *,
     out_path: Path,
@@ -166,7 +183,8 @@ def _notebook_text(notebook) -> str:
 
 
 def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path | None) -> None:
-    """Lay out ``workdir`` like the student's folder: digits.py, tests/, data/."""
+    """Lay out ``workdir`` like the student's folder: digits.py, its helpers, tests/, data/."""
+    write_helpers(out_dir=workdir)
     if digits_dir is None:
         solution = resources.files("mnist_lab.solutions").joinpath(STUDENT_MODULE)
         (workdir / STUDENT_MODULE).write_bytes(solution.read_bytes())
@@ -192,8 +210,10 @@ def _kernel_manager_class(spec_root: Path):
     """A kernel manager class for the Python running mnist-lab, whatever kernels are installed.
 
     nbclient creates (and so shuts down) the manager itself; its kernel spec is a private one
-    in ``spec_root`` rather than whatever "python3" means on this machine.
+    in ``spec_root`` rather than whatever "python3" means on this machine. Its command line is
+    ipykernel's own default, as in a student's Jupyter: nothing hides what students would see.
     """
+    from ipykernel.kernelspec import get_kernel_dict
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from traitlets import default
@@ -201,15 +221,7 @@ def _kernel_manager_class(spec_root: Path):
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {
-        "argv": [
-            sys.executable,
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-            # TensorFlow's C++ start-up chatter goes to the kernel's log, not into the notebook.
-            "--IPKernelApp.capture_fd_output=False",
-        ],
+        "argv": get_kernel_dict()["argv"],  # ipykernel's own spec for this Python
         "display_name": "Python 3 (mnist-lab)",
         "language": "python",
     }
@@ -224,9 +236,12 @@ def _kernel_manager_class(spec_root: Path):
 
 
 def _kernel_environment(workdir: Path) -> dict[str, str]:
+    """The environment of a student's kernel, plus what makes the outputs repeat byte for byte."""
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # the kernel's inline backend must draw the figures
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # ipykernel stops showing file descriptor 2 under pytest; a student's kernel shows it.
+    env.pop("PYTEST_CURRENT_TEST", None)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # students have not set it either
     env["PYTHONHASHSEED"] = "0"
     env["KERAS_HOME"] = str(workdir.parent / "keras-home")  # never the user's cache
     return env
