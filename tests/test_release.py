@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lab.assignment import cases_of_source, load_assignment
 from mnist_lab.build import MANIFEST, BuildOptions, build_release
-from mnist_lab.grading.package import autograder_sources, load_cases
+from mnist_lab.grading.testfiles import autograder_sources
 from mnist_lab.quiz.bank import load_bank
 from mnist_lab.quiz.variants import bank_with_variants
 from mnist_lab.stubs import BEGIN_MARKER, END_MARKER, solution_source
@@ -81,8 +82,8 @@ def hidden_cases() -> list[tuple[str, str, str, list[str]]]:
     """(file, case function name, title, substantial source lines) of every hidden case."""
     found = []
     for file_name, source in autograder_sources().items():
-        _, cases = load_cases(source, f"{file_name}.py")
-        hidden = {case.test_func.__name__: case for case in cases if case.hidden}
+        _, cases = cases_of_source(source, f"{file_name}.py")
+        hidden = {case.test.test_func.__name__: case for case in cases if case.hidden}
         bodies = {
             node.name: ast.get_source_segment(source, node).splitlines()[1:]
             for node in ast.parse(source).body
@@ -98,7 +99,7 @@ def hidden_cases() -> list[tuple[str, str, str, list[str]]]:
                 for line in bodies[name]
                 if len(line.strip()) >= 30 and line.strip() not in shared
             ]
-            title = (case.test_func.__doc__ or "").strip().splitlines()[0]
+            title = case.title
             found.append((file_name, name, title, lines))
     return found
 
@@ -197,9 +198,7 @@ def test_the_instructor_gets_what_students_must_not(release):
     slide_question = next(q for q in bank.questions if q.source == "slides")
     assert slide_question.reference_answer.split(".")[0] in key
     guide = (release / "instructor" / "grading-guide.md").read_text()
-    total = sum(
-        case.points for source in autograder_sources().values() for case in load_cases(source)[1]
-    )
+    total = load_assignment().points
     assert f"**{total:g}**" in guide
 
 

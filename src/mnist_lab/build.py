@@ -140,7 +140,7 @@ def write_data_sample(staging: Path, options: BuildOptions) -> None:
 
 def write_public_checks(staging: Path, options: BuildOptions) -> None:
     """student/tests/: the public cases only, runnable without mnist-lab."""
-    from mnist_lab.grading.package import write_public_tests
+    from mnist_lab.grading.testfiles import write_public_tests
 
     write_public_tests(out_dir=staging / "student" / "tests", total_points=options.total_points)
 
@@ -180,21 +180,12 @@ def _render_markdown(template: str, **context) -> str:
 
 def grading_table(options: BuildOptions) -> list[dict]:
     """Every autograder case: ``{"function", "name", "points", "hidden"}``, in file order."""
-    from mnist_lab.grading.package import autograder_sources, case_title, load_cases
+    from mnist_lab.grading.testfiles import built_assignment
 
-    rows = []
-    for file_name, source in autograder_sources(total_points=options.total_points).items():
-        name, cases = load_cases(source, f"{file_name}.py")
-        for case in cases:
-            rows.append(
-                {
-                    "function": name,
-                    "name": f"{name}: {case_title(case)}",
-                    "points": case.points,
-                    "hidden": bool(case.hidden),
-                }
-            )
-    return rows
+    return [
+        {"function": case.function, "name": case.name, "points": case.points, "hidden": case.hidden}
+        for case in built_assignment(total_points=options.total_points).cases
+    ]
 
 
 def _points(value: float) -> str:

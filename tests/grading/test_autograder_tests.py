@@ -10,15 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_lab.assignment import cases_of_source, load_assignment
 from mnist_lab.data import load_sample
 from mnist_lab.grading import checks
-from mnist_lab.grading.package import (
-    TEST_FILE_NAMES,
-    autograder_sources,
-    case_title,
-    load_cases,
-    write_learning_fixture,
-)
+from mnist_lab.grading.fixture import write_learning_fixture
+from mnist_lab.grading.testfiles import autograder_sources
 
 FUNCTIONS = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
 
@@ -30,7 +26,7 @@ def file_namespace(name: str) -> dict:
 
 
 def test_one_otter_test_file_per_function_with_consistent_points():
-    assert TEST_FILE_NAMES == FUNCTIONS
+    assert load_assignment().names == FUNCTIONS
     folder = resources.files("mnist_lab.autograder").joinpath("tests")
     assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".py")) == sorted(
         f"{name}.py" for name in FUNCTIONS
@@ -39,19 +35,19 @@ def test_one_otter_test_file_per_function_with_consistent_points():
     for file_name, source in autograder_sources().items():
         namespace = file_namespace(file_name)
         assert namespace["OK_FORMAT"] is False
-        name, cases = load_cases(source, file_name)
+        name, cases = cases_of_source(source, f"{file_name}.py")
         assert name == file_name
         names.add(name)
         assert cases, file_name
-        titles = [case_title(case) for case in cases]
+        titles = [case.title for case in cases]
         assert len(set(titles)) == len(titles)
-        assert all(case.test_func.__doc__ for case in cases)
+        assert all(case.test.test_func.__doc__ for case in cases)
         assert all(case.points and case.points > 0 for case in cases)
         assert namespace["points"] == sum(case.points for case in cases)
         assert any(not case.hidden for case in cases)
         assert any(case.hidden for case in cases)
         # Each case receives exactly the function it grades (no double penalty through params).
-        assert {tuple(case._get_func_params()) for case in cases} == {(file_name,)}
+        assert {tuple(case.params) for case in cases} == {(file_name,)}
     assert names == set(FUNCTIONS)
 
 
@@ -61,8 +57,8 @@ def test_grading_guide_table_matches_the_test_files():
     documented = {(f, title, float(points), kind == "hidden") for f, title, points, kind in table}
     actual = set()
     for file_name, source in autograder_sources().items():
-        name, cases = load_cases(source, file_name)
-        actual |= {(name, case_title(c), float(c.points), bool(c.hidden)) for c in cases}
+        name, cases = cases_of_source(source, f"{file_name}.py")
+        actual |= {(name, c.title, c.points, c.hidden) for c in cases}
     assert documented == actual
     total = sum(points for _, _, points, _ in actual)
     public = sum(points for _, _, points, hidden in actual if not hidden)

@@ -41,8 +41,8 @@ CASES = [  # name, function, points, hidden: every function, two of them with a 
     ("flatten: one row per image", "flatten", 2.0, False),
     (HIDDEN_NAMES[0], "flatten", 1.5, True),
     ("build_model: compiles", "build_model", 2.5, False),
-    ("confusion: counts pairs", "confusion", 1.0, False),
     ("predict_digit: predicts a digit", "predict_digit", 2.0, False),
+    ("confusion: counts pairs", "confusion", 1.0, False),
 ]
 
 

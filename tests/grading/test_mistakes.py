@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading.package import autograder_sources, run_cases_in_process
+from mnist_lab.assignment import cases_of_source
+from mnist_lab.grading import grade as grading
+from mnist_lab.grading.testfiles import autograder_sources
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -127,12 +129,10 @@ UNUSUAL = sorted(path.stem for path in (HERE / "unusual").glob("*.py"))
 
 def case_points() -> dict[str, float]:
     """``{case name: points}`` of every autograder case."""
-    from mnist_lab.grading.package import case_title, load_cases
-
     points = {}
     for file_name, source in autograder_sources().items():
-        name, cases = load_cases(source, f"{file_name}.py")
-        points.update({f"{name}: {case_title(case)}": float(case.points) for case in cases})
+        _, cases = cases_of_source(source, f"{file_name}.py")
+        points.update({case.name: case.points for case in cases})
     return points
 
 
@@ -145,8 +145,8 @@ def load_submission(path: Path) -> dict:
 
 
 def grade_in_process(path: Path) -> dict[str, tuple[float, float, str]]:
-    run = run_cases_in_process(load_submission(path))
-    return {case.name: (case.score, case.points, case.message) for case in run.cases}
+    result = grading.grade_in_process(load_submission(path))
+    return {case.name: (case.score, case.max_score, case.output) for case in result.tests}
 
 
 def grade_with_harness(path: Path) -> dict[str, tuple[float, float, str]]:
@@ -245,16 +245,14 @@ def test_mistake_loses_exactly_its_cases_with_a_hint(grader, mistake, tmp_path):
 
 def assert_hidden_feedback_shows_no_test_source(results: dict) -> None:
     """No line of a test file (code, data, expected values) appears in hidden-case feedback."""
-    from mnist_lab.grading.package import case_title, load_cases
-
     for file_name, source in autograder_sources().items():
-        name, cases = load_cases(source, file_name)
+        _, cases = cases_of_source(source, file_name)
         lines = {line.strip() for line in source.splitlines() if len(line.strip()) >= 20}
         for case in cases:
-            message = results[f"{name}: {case_title(case)}"][2]
+            message = results[case.name][2]
             if case.hidden and message:
                 shown = [line for line in lines if line in message]
-                assert not shown, (case_title(case), shown)
+                assert not shown, (case.title, shown)
 
 
 @pytest.mark.slow

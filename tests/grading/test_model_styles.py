@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lab.assignment import cases_of_source
 from mnist_lab.grading.batch import grade_batch
-from mnist_lab.grading.package import autograder_sources, run_cases_in_process
+from mnist_lab.grading.grade import grade_in_process
+from mnist_lab.grading.testfiles import autograder_sources
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +38,8 @@ def failing_titles(name: str) -> set[str]:
 
 
 def build_model_titles() -> list[str]:
-    from mnist_lab.grading.package import case_title, load_cases
-
-    _, cases = load_cases(autograder_sources()["build_model"], "build_model.py")
-    return [case_title(case) for case in cases]
+    _, cases = cases_of_source(autograder_sources()["build_model"], "build_model.py")
+    return [case.title for case in cases]
 
 
 def assert_fails_exactly(lost: set[str], name: str) -> None:
@@ -107,8 +107,8 @@ def test_otter_way_judges_the_model_by_what_it_does(name, tmp_path):
     path = tmp_path / "digits.py"
     path.write_text(styles.submission_source(ALL[name]), encoding="utf-8")
     module = _load(f"mnist_lab_style_{name}", path)
-    run = run_cases_in_process(
+    run = grade_in_process(
         vars(module), sources={"build_model": autograder_sources()["build_model"]}
     )
-    lost = {case.name.removeprefix("build_model: ") for case in run.cases if not case.passed}
+    lost = {case.name.removeprefix("build_model: ") for case in run.tests if not case.passed}
     assert_fails_exactly(lost, name)

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading.package import (
-    autograder_sources,
-    case_title,
-    load_cases,
-    write_autograder,
-    write_grading_wheel,
-    write_public_tests,
-)
+from mnist_lab.assignment import cases_of_source
+from mnist_lab.grading.package import write_autograder, write_grading_wheel
+from mnist_lab.grading.testfiles import autograder_sources, write_public_tests
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "solutions" / "digits.py"
@@ -32,12 +27,12 @@ def hidden_material() -> dict[str, list[str]]:
     material: dict[str, list[str]] = {}
     for file_name, source in autograder_sources().items():
         tree = ast.parse(source)
-        _, cases = load_cases(source, file_name)
-        public_names = {case.test_func.__name__ for case in cases if not case.hidden}
+        _, cases = cases_of_source(source, file_name)
+        public_names = {case.test.test_func.__name__ for case in cases if not case.hidden}
         found = []
         for case in cases:
             if case.hidden:
-                found += [case_title(case), case.test_func.__name__]
+                found += [case.title, case.test.test_func.__name__]
         functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
         used = set(public_names)  # public cases and the helpers they use, transitively
         while True:
@@ -74,10 +69,10 @@ def test_public_tests_hold_no_hidden_case_or_expected_value(public_dir):
             assert item not in text, f"{name}.py reveals {item[:80]!r}"
         for secret in ("learn.npz", "fixtures", "LEARN_THRESHOLD", "hidden=True", "solutions"):
             assert secret not in text
-        _, cases = load_cases(text, name)
-        _, all_cases = load_cases(autograder_sources()[name], name)
+        _, cases = cases_of_source(text, f"{name}.py")
+        _, all_cases = cases_of_source(autograder_sources()[name], f"{name}.py")
         public = [c for c in all_cases if not c.hidden]
-        assert [case_title(c) for c in cases] == [case_title(c) for c in public]
+        assert [c.title for c in cases] == [c.title for c in public]
         assert [c.points for c in cases] == [c.points for c in public]
         assert all(not c.hidden for c in cases)
 
@@ -124,12 +119,12 @@ def public_case_count() -> int:
     return sum(
         not case.hidden
         for name, source in autograder_sources().items()
-        for case in load_cases(source, name)[1]
+        for case in cases_of_source(source, f"{name}.py")[1]
     )
 
 
 def test_public_tests_refuse_a_file_as_output_folder(tmp_path):
-    from mnist_lab.grading.package import PackageError
+    from mnist_lab.grading.testfiles import TestFilesError as PackageError
 
     target = tmp_path / "file"
     target.write_text("x")
@@ -189,10 +184,10 @@ def test_wheel_from_the_zip_grades_when_installed(autograder_zip, tmp_path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import mnist_lab, importlib.util\n"
         "assert mnist_lab.__file__.startswith(sys.argv[1]), mnist_lab.__file__\n"
-        "from mnist_lab.grading.package import run_cases_in_process\n"
+        "from mnist_lab.grading.grade import grade_in_process\n"
         "spec = importlib.util.spec_from_file_location('digits', sys.argv[2])\n"
         "digits = importlib.util.module_from_spec(spec); spec.loader.exec_module(digits)\n"
-        "print(run_cases_in_process(vars(digits)).score)\n"
+        "print(grade_in_process(vars(digits)).score)\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code, str(target), str(REFERENCE)],

@@ -7,20 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lab.assignment import cases_of_source
 from mnist_lab.grading.grade import grade_submission
-from mnist_lab.grading.package import (
-    PackageError,
-    autograder_sources,
-    load_cases,
-    write_autograder,
-    write_public_tests,
-)
+from mnist_lab.grading.package import write_autograder
+from mnist_lab.grading.testfiles import TestFilesError as PackageError
+from mnist_lab.grading.testfiles import autograder_sources, write_public_tests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def total(sources: dict[str, str]) -> float:
-    return sum(float(c.points) for name, s in sources.items() for c in load_cases(s, name)[1])
+    return sum(c.points for name, s in sources.items() for c in cases_of_source(s, f"{name}.py")[1])
 
 
 @pytest.mark.parametrize("wanted", [100.0, 50.0, 7.0, 1234.5])
@@ -37,7 +34,9 @@ def test_scaled_cases_add_up_to_the_total_and_nothing_else_changes(wanted):
         assert all("points" in b and "points" in a for b, a in changed), name
         # every case keeps its share of the whole
         for case_before, case_after in zip(
-            load_cases(original[name], name)[1], load_cases(scaled[name], name)[1], strict=True
+            cases_of_source(original[name], f"{name}.py")[1],
+            cases_of_source(scaled[name], f"{name}.py")[1],
+            strict=True,
         ):
             assert case_after.points == pytest.approx(case_before.points * wanted / 80, abs=1e-5)
             assert case_after.hidden == case_before.hidden

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading.package import write_public_tests
+from mnist_lab.grading.testfiles import write_public_tests
 
 
 @pytest.fixture(scope="session")

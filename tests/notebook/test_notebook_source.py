@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnist_lab.grading.package import TEST_FILE_NAMES
+from mnist_lab.assignment import load_assignment
 from mnist_lab.notebook import HELPERS_MODULE, NOTEBOOK_NAME, NotebookError, write_notebook
 from mnist_lab.notebook.write import NotebookSourceError, helpers_source, read_percent_source
 
@@ -120,7 +120,7 @@ def test_the_helpers_module_stands_alone_and_lists_the_functions_of_the_tests() 
         for node in tree.body
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
     }
-    assert ast.literal_eval(assigned["FUNCTIONS"]) == TEST_FILE_NAMES == FUNCTIONS
+    assert ast.literal_eval(assigned["FUNCTIONS"]) == load_assignment().names == FUNCTIONS
     assert HELPERS_MODULE == "notebook_helpers.py"
 
 

@@ -16,15 +16,15 @@ why, and the submission must be graded again). A results file is written in ever
 
 from __future__ import annotations
 
-import inspect
 import json
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mnist_lab import assignment
 from mnist_lab.constants import DEFAULT_TIME_LIMIT
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
@@ -36,14 +36,8 @@ from mnist_lab.grading.session import (
     Session,
     SessionOptions,
 )
-from mnist_lab.grading.submission import (
-    CONTRACT_FUNCTIONS,
-    SUBMISSION_SUFFIXES,
-    SubmissionProblem,
-    read_submission,
-)
+from mnist_lab.grading.submission import SUBMISSION_SUFFIXES, SubmissionProblem, read_submission
 
-FUNCTION_ORDER = CONTRACT_FUNCTIONS
 DEFAULT_BUDGET = 540.0  # the whole run (Gradescope's default timeout is 10 minutes)
 HIDDEN_VISIBILITY = "after_published"  # feedback after grades are out, never before the deadline
 GRADER_ERROR_TEXT = (
@@ -201,6 +195,7 @@ class Case:
     params: list[str]
     success_message: str | None
     failure_message: str | None
+    order: int = 0  # the case's place in the assignment (results are reported in this order)
 
     @property
     def needs_reference(self) -> bool:
@@ -212,45 +207,36 @@ class Case:
 
 
 def default_tests_dir() -> Path:
-    return Path(str(resources.files("mnist_lab.autograder"))) / "tests"
+    return assignment.tests_path()
+
+
+def load_assignment(tests_dir: Path) -> assignment.Assignment:
+    """The assignment these test files define (in the solution's order for the package's own
+    tests; a built autograder's files carry their order in their names)."""
+    tests_dir = Path(tests_dir)
+    solution = assignment.solution_path() if tests_dir == default_tests_dir() else None
+    try:
+        return assignment.load_assignment(tests_dir=tests_dir, solution=solution)
+    except assignment.AssignmentError as error:
+        raise GradingSetupError(str(error)) from None
 
 
 def load_cases(tests_dir: Path) -> list[Case]:
     """Every case of every test file in ``tests_dir``, in grading order."""
-    from otter.test_files import ExceptionTestFile
-
-    if not tests_dir.is_dir():
-        raise GradingSetupError(f"tests folder not found: {tests_dir}")
-    files = sorted(tests_dir.glob("*.py"))
-    if not files:
-        raise GradingSetupError(f"no test files (*.py) in {tests_dir}")
-
-    def order(path: Path) -> tuple[int, str]:
-        stem = path.stem
-        return (FUNCTION_ORDER.index(stem) if stem in FUNCTION_ORDER else len(FUNCTION_ORDER), stem)
-
-    cases = []
-    for path in sorted(files, key=order):
-        try:
-            test_file = ExceptionTestFile.from_file(str(path))
-        except Exception as error:
-            raise GradingSetupError(f"cannot load test file {path}: {error}") from error
-        for test in test_file.test_cases:
-            body = test.body
-            doc = inspect.getdoc(body.test_func) or ""
-            title = doc.strip().splitlines()[0].strip() if doc.strip() else test.name
-            cases.append(
-                Case(
-                    name=f"{test_file.name}: {title}",
-                    function=test_file.name,
-                    points=float(test.points or 0),
-                    hidden=bool(test.hidden),
-                    test_func=body.test_func,
-                    params=list(inspect.signature(body.test_func).parameters),
-                    success_message=test.success_message,
-                    failure_message=test.failure_message,
-                )
-            )
+    cases = [
+        Case(
+            name=spec.name,
+            function=spec.function,
+            points=spec.points,
+            hidden=spec.hidden,
+            test_func=spec.test.test_func,
+            params=spec.params,
+            success_message=spec.test.success_message,
+            failure_message=spec.test.failure_message,
+            order=order,
+        )
+        for order, spec in enumerate(load_assignment(tests_dir).cases)
+    ]
     return sorted(cases, key=lambda case: (case.hidden, case.needs_reference))
 
 
@@ -258,7 +244,7 @@ def load_cases(tests_dir: Path) -> list[Case]:
 
 
 def _arguments(case: Case, session: Session) -> dict[str, Any]:
-    names = set(FUNCTION_ORDER) | set(session.functions)
+    names = set(session.assignment_functions) | set(session.functions)
     arguments = {}
     for param in case.params:
         if param == "env":
@@ -269,6 +255,7 @@ def _arguments(case: Case, session: Session) -> dict[str, Any]:
 
 
 def _failure_text(error: BaseException) -> str:
+    error = protocol.student_error_of(error) or error
     if isinstance(error, AssertionError):
         return str(error) or "the check failed"
     if isinstance(error, protocol.StudentError):
@@ -283,28 +270,43 @@ def clean_text(text: str, *, limit: int = 4000) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
 
 
-def run_case(case: Case, session: Session) -> CaseResult:
-    """One case; GraderFault propagates (the grader failed: no verdict at all)."""
-    session.failures_in_case = []
-    passed = False
-    message = ""
-    if session.load_error:
-        message = session.load_error
-    else:
+def run_case(
+    case: Case,
+    arguments: dict[str, Any] | None,
+    *,
+    load_error: str | None = None,
+    failures: list[str] | None = None,
+    strict: bool = True,
+) -> CaseResult:
+    """Run one case with ``arguments`` (the student's functions or their proxies); the one
+    runner of the harness and of otter's in-process way.
+
+    ``failures`` fills with the worker's failures during the call (a case during which one
+    happened never earns points). ``strict``: an exception of the check itself (not a failed
+    check, not the student's code) is a GraderFault; otter's way counts it as a failure.
+    """
+    failures = failures if failures is not None else []
+    passed, message = False, load_error or ""
+    if not load_error:
         try:
-            case.test_func(**_arguments(case, session))
+            case.test_func(**(arguments or {}))
             passed = True
         except (AssertionError, protocol.StudentError, protocol.WorkerFailure) as error:
             message = _failure_text(error)
         except (GraderFault, sandbox.GradingCancelled):
             raise
-        except Exception as error:  # the check itself broke: the grader's fault, not a zero
-            raise GraderFault(
-                f"the check {case.name!r} failed: {type(error).__name__}: {error}"
-            ) from error
-    if passed and session.failures_in_case:
-        passed = False  # a case during which the worker failed never earns points
-        message = session.failures_in_case[0]
+        except Exception as error:
+            if strict and protocol.student_error_of(error) is None:
+                raise GraderFault(
+                    f"the check {case.name!r} failed: {type(error).__name__}: {error}"
+                ) from error
+            message = _failure_text(error)
+    if passed and failures:
+        passed, message = False, failures[0]
+    return _case_result(case, passed, message)
+
+
+def _case_result(case: Case, passed: bool, message: str) -> CaseResult:
     if passed:
         output = "Passed." + (f" {case.success_message}" if case.success_message else "")
     else:
@@ -322,10 +324,47 @@ def run_case(case: Case, session: Session) -> CaseResult:
     )
 
 
+def run_session_case(case: Case, session: Session) -> CaseResult:
+    """One case under the harness: the student's functions are proxies into the sandbox."""
+    session.failures_in_case = []
+    arguments = None if session.load_error else _arguments(case, session)
+    return run_case(
+        case, arguments, load_error=session.load_error, failures=session.failures_in_case
+    )
+
+
+def grade_in_process(
+    functions: dict[str, Any], *, sources: dict[str, str] | None = None
+) -> GradingResult:
+    """Grade ``functions`` (name -> callable) in THIS process, as ``otter run`` does (no sandbox:
+    only for code you trust, e.g. proving the test files), with the harness' own runner.
+
+    ``sources``: ``{function: test file source}`` (default: the assignment's test files).
+    """
+    from mnist_lab.grading.testfiles import autograder_sources, write_test_files
+
+    started = time.monotonic()
+    sources = sources if sources is not None else autograder_sources()
+    with tempfile.TemporaryDirectory(prefix="mnist-lab-tests-") as folder:
+        write_test_files(sources, Path(folder))
+        cases = sorted(load_cases(Path(folder)), key=lambda case: case.order)
+        tests = []
+        for case in cases:
+            arguments = {
+                param: functions if param == "env" else functions.get(param)
+                for param in case.params
+            }
+            tests.append(run_case(case, arguments, strict=False))
+    return GradingResult(
+        submission="<in process>", tests=tests, execution_time=time.monotonic() - started
+    )
+
+
 def failed_result(
     cases: list[Case], *, message: str, submission: str, started: float
 ) -> GradingResult:
     """Every case at 0 with the same reason (a submission that cannot be graded at all)."""
+    cases = sorted(cases, key=lambda case: case.order)
     tests = [
         CaseResult(
             name=case.name,
@@ -376,16 +415,17 @@ def _notes(session: Session) -> list[str]:
 
 
 def _run_cases(cases: list[Case], session: Session, cancel: threading.Event | None) -> list:
+    """Run in grading order (public first); report in the assignment's order."""
     results = []
     try:
         for case in cases:
             if cancel is not None and cancel.is_set():
                 raise sandbox.GradingCancelled()
             session.begin_phase(case.phase)
-            results.append(run_case(case, session))
+            results.append((case.order, run_session_case(case, session)))
     finally:
         session.stop()
-    return results
+    return [result for _, result in sorted(results, key=lambda pair: pair[0])]
 
 
 def grade_submission(
@@ -453,11 +493,13 @@ def _grade(
     *, submission: Path, tests_dir: Path, public_only: bool, started: float, options
 ) -> GradingResult:
     protections = options.protections.to_dict()
+    cases = _cases(tests_dir, public_only)
+    functions = tuple(dict.fromkeys(c.function for c in sorted(cases, key=lambda c: c.order)))
     try:
-        source = read_submission(submission)
+        source = read_submission(submission, functions=functions)
     except SubmissionProblem as problem:
         result = failed_result(
-            _cases(tests_dir, public_only),
+            cases,
             message=f"Your submission could not be graded: {problem}.",
             submission=submission.name,
             started=started,
@@ -465,9 +507,9 @@ def _grade(
         result.protections = protections
         return result
     session = Session(submission=submission, source=source, options=options)
-    session.prestart()  # the sandbox imports TensorFlow while the test files load
+    session.assignment_functions = functions
+    session.prestart()
     try:
-        cases = _cases(tests_dir, public_only)
         tests = _run_cases(cases, session, options.cancel)
     except GraderFault as fault:
         return grader_error_result(

@@ -77,7 +77,7 @@ from mnist_lab import __version__
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading.collect import Submission, readable_text
-from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
+from mnist_lab.grading.grade import CaseResult, GradingResult
 from mnist_lab.templating import (
     content_security_policy,
     environment,
@@ -226,8 +226,7 @@ def _points(value: float) -> float:
 
 
 def _function_points(tests: list[CaseResult]) -> dict[str, _FunctionPoints]:
-    names = [name for name in FUNCTION_ORDER if any(case.function == name for case in tests)]
-    names += list(dict.fromkeys(case.function for case in tests if case.function not in names))
+    names = list(dict.fromkeys(case.function for case in tests))  # results keep the order
     points = {}
     for name in names:
         cases = [case for case in tests if case.function == name]
@@ -336,7 +335,7 @@ def _csv(header: Sequence[str], rows: list[list[Any]]) -> str:
 
 
 def _function_columns(rows: list[_Row]) -> list[str]:
-    columns = list(FUNCTION_ORDER)
+    columns: list[str] = []
     for row in rows:
         columns += [name for name in row.functions if name not in columns]
     return columns

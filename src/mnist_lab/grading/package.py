@@ -1,400 +1,33 @@
-"""The autograder's files: the training fixture, Gradescope's autograder.zip, the public tests.
+"""Gradescope's autograder: ``autograder.zip`` and the grading wheel inside it.
 
-- ``write_learning_fixture`` makes ``autograder/fixtures/learn.npz`` (deterministic: the first
-  2,000 training images of the sample, and 500 held-out MNIST test images students never get).
-- ``write_autograder`` builds ``autograder.zip`` with ``otter generate``; on Gradescope its
-  ``run_autograder`` calls our harness, and ``otter run -a autograder.zip digits.py`` grades with
-  the same test files in otter's own way.
-- ``write_public_tests`` writes the students' public tests: the public cases only, stand-alone
-  (no mnist_lab needed), for ``otter check`` and ``grader.check``.
-- ``run_cases_in_process`` runs the test files on functions in this process (otter's way,
-  without otter's notebook machinery), for the project's own tests.
+``write_autograder`` builds ``autograder.zip`` with ``otter generate``: the test files (their
+points scaled on request, named ``NN-<function>.py`` so that they keep the assignment's order
+without the solution), the mnist-lab grading wheel and a ``run_autograder`` that grades with
+mnist-lab's harness. ``otter run -a autograder.zip digits.py`` grades with the same test files in
+otter's own in-process way.
 """
 
 from __future__ import annotations
 
-import ast
 import base64
 import hashlib
-import io
-import math
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mnist_lab.archives import FIXED_DATE, zip_entry
 from mnist_lab.errors import UserError
-
-TEST_FILE_NAMES = ("normalize", "flatten", "build_model", "predict_digit", "confusion")
-FIXTURE_NAME = "learn.npz"
-FIXTURE_TRAIN_IMAGES = 2_000
-FIXTURE_TEST_IMAGES = 500
+from mnist_lab.grading.testfiles import autograder_sources, write_test_files
 
 
 class PackageError(UserError):
     """The autograder could not be packaged (bad output folder, otter failed, ...)."""
-
-
-# --- the fixture ---------------------------------------------------------------------------------
-
-
-def write_learning_fixture(*, out_path: Path, mnist_path: Path) -> Path:
-    """Write the "model really learns" fixture from the full MNIST file (deterministic).
-
-    Training images: the first 2,000 of the embedded sample (students have them; training on
-    them reveals nothing). Held-out images: MNIST test images 9,500 to 9,999, which are in
-    nothing students receive (the sample holds the first 2,000 test images) and never reach the
-    student's process: the grader scores them from the trained weights. Made once by a
-    developer with ``../shared/data/mnist.npz``; the product never needs that file.
-    """
-    from mnist_lab.data import load_sample, read_mnist_npz
-
-    (x_train, y_train), _ = load_sample()
-    _, (x_test, y_test) = read_mnist_npz(Path(mnist_path))
-    held_out = slice(len(x_test) - FIXTURE_TEST_IMAGES, len(x_test))
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        x_train=x_train[:FIXTURE_TRAIN_IMAGES],
-        y_train=y_train[:FIXTURE_TRAIN_IMAGES],
-        x_test=x_test[held_out],
-        y_test=y_test[held_out],
-    )
-    out_path.write_bytes(buffer.getvalue())
-    return out_path
-
-
-# --- the test files ------------------------------------------------------------------------------
-
-
-def autograder_sources(*, total_points: float | None = None) -> dict[str, str]:
-    """``{name: source}`` of the five autograder test files, read from the installed package.
-
-    With ``total_points``, every ``points`` value (each case's and each file's) is scaled so the
-    cases add up to ``total_points``: an instructor's assignment may be worth 100 points, and the
-    same scaled files go to Gradescope, to ``otter run`` and to the students' public checks, so
-    every grader reports the same points.
-    """
-    folder = resources.files("mnist_lab.autograder").joinpath("tests")
-    sources = {name: folder.joinpath(f"{name}.py").read_text("utf-8") for name in TEST_FILE_NAMES}
-    if total_points is None:
-        return sources
-    if not (math.isfinite(total_points) and total_points > 0):
-        raise PackageError(f"--points must be a positive number, got {total_points}")
-    current = sum(
-        float(case.points)
-        for name, source in sources.items()
-        for case in load_cases(source, name)[1]
-    )
-    factor = total_points / current
-    return {name: _scaled_points(source, factor) for name, source in sources.items()}
-
-
-def _scaled_points(source: str, factor: float) -> str:
-    """``source`` with every literal ``points`` (``test_case(points=...)`` and the module's
-    ``points = ...``) multiplied by ``factor``; edited in place so nothing else changes."""
-    values: list[ast.Constant] = []
-    tree = ast.parse(source)
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and [getattr(target, "id", None) for target in node.targets] == ["points"]
-            and isinstance(node.value, ast.Constant)
-        ):
-            values.append(node.value)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "test_case":
-            for keyword in node.keywords:
-                if keyword.arg == "points" and isinstance(keyword.value, ast.Constant):
-                    values.append(keyword.value)
-    lines = source.splitlines(keepends=True)
-    for value in sorted(values, key=lambda v: (v.lineno, v.col_offset), reverse=True):
-        line = lines[value.lineno - 1]
-        scaled = repr(round(float(value.value) * factor, 6))
-        lines[value.lineno - 1] = line[: value.col_offset] + scaled + line[value.end_col_offset :]
-    return "".join(lines)
-
-
-@dataclass
-class CaseResult:
-    """One case's outcome."""
-
-    name: str  # "normalize: values are x / 255"
-    points: float
-    score: float
-    hidden: bool
-    message: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.score == self.points
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "points": self.points,
-            "score": self.score,
-            "hidden": self.hidden,
-            "message": self.message,
-        }
-
-
-@dataclass
-class CaseRun:
-    """All cases' outcomes, in test-file order."""
-
-    cases: list[CaseResult] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return sum(case.score for case in self.cases)
-
-    @property
-    def max_score(self) -> float:
-        return sum(case.points for case in self.cases)
-
-    def by_function(self) -> dict[str, float]:
-        scores: dict[str, float] = {}
-        for case in self.cases:
-            function = case.name.split(":", 1)[0]
-            scores[function] = scores.get(function, 0.0) + case.score
-        return scores
-
-    def failed(self) -> set[str]:
-        return {case.name for case in self.cases if not case.passed}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "score": self.score,
-            "max_score": self.max_score,
-            "cases": [case.to_dict() for case in self.cases],
-        }
-
-
-def load_cases(source: str, path: str = "<test file>") -> tuple[str, list[Any]]:
-    """Execute a test file; ``(name, [test_case, ...])`` in definition order."""
-    from otter.test_files import test_case
-
-    namespace: dict[str, Any] = {"__name__": f"mnist_lab_autograder_{Path(path).stem}"}
-    exec(compile(source, path, "exec"), namespace)
-    cases = [value for value in namespace.values() if isinstance(value, test_case)]
-    return str(namespace["name"]), cases
-
-
-def case_title(case: Any) -> str:
-    """The first line of the case function's docstring."""
-    doc = (case.test_func.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else case.test_func.__name__
-
-
-def run_cases_in_process(
-    functions: dict[str, Any], *, sources: dict[str, str] | None = None
-) -> CaseRun:
-    """Run every case with ``functions`` (name -> callable) as otter would, in this process."""
-    sources = sources if sources is not None else autograder_sources()
-    run = CaseRun()
-    for file_name, source in sources.items():
-        name, cases = load_cases(source, f"{file_name}.py")
-        for case in cases:
-            try:
-                case.call_func(functions)
-            except Exception as error:  # a failed case: its message is the feedback
-                score, message = 0.0, f"{type(error).__name__}: {error}"
-            else:
-                score, message = float(case.points), ""
-            run.cases.append(
-                CaseResult(
-                    f"{name}: {case_title(case)}", float(case.points), score, case.hidden, message
-                )
-            )
-    return run
-
-
-# --- the students' public tests ------------------------------------------------------------------
-
-CHECKS_IMPORT_BLOCK = re.compile(
-    r"^# --- mnist_lab imports.*?^# --- end of mnist_lab imports ---\n", re.S | re.M
-)
-# What the stand-alone checks need from mnist_lab.grading.protocol, for real functions only.
-STANDALONE_DEFINITIONS = '''
-import types as _types
-from dataclasses import dataclass as _dataclass
-
-modeldata = _types.ModuleType("modeldata")
-exec(compile(MODELDATA_SOURCE, "modeldata.py", "exec"), modeldata.__dict__)
-
-
-class StudentError(Exception):
-    """Never raised here: student code runs in this process when students check themselves."""
-
-    type_names: list = []
-    message = ""
-    type_name = "Exception"
-
-
-class WorkerFailure(Exception):
-    """Never raised here (no worker process)."""
-
-
-@_dataclass(frozen=True)
-class Opaque:
-    type_name: str
-    repr_text: str
-
-
-@_dataclass
-class ModelSpec:
-    """A stack of Dense layers on ``input_dim`` inputs, as data (built with modeldata)."""
-
-    layers: list
-    input_dim: int
-
-
-REFERENCE_HELPERS = None  # students' own normalize/flatten are used when they check themselves
-'''
-
-
-def standalone_checks_source() -> str:
-    """checks.py with its mnist_lab imports replaced by self-contained definitions."""
-    grading = resources.files("mnist_lab.grading")
-    checks_source = grading.joinpath("checks.py").read_text("utf-8")
-    modeldata_source = grading.joinpath("modeldata.py").read_text("utf-8")
-    if not CHECKS_IMPORT_BLOCK.search(checks_source):
-        raise PackageError("checks.py lacks its marked block of mnist_lab imports")
-    replacement = f"MODELDATA_SOURCE = {modeldata_source!r}\n{STANDALONE_DEFINITIONS}"
-    return CHECKS_IMPORT_BLOCK.sub(lambda _: replacement, checks_source, count=1)
-
-
-def _is_case(node: ast.stmt) -> bool:
-    return isinstance(node, ast.FunctionDef) and any(
-        isinstance(d, ast.Call) and getattr(d.func, "id", None) == "test_case"
-        for d in node.decorator_list
-    )
-
-
-def _case_is_hidden(node: ast.FunctionDef) -> bool:
-    for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "test_case":
-            for keyword in decorator.keywords:
-                if keyword.arg == "hidden":
-                    return bool(ast.literal_eval(keyword.value))
-    return False
-
-
-def _defined_names(node: ast.stmt) -> list[str]:
-    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-        return [node.name]
-    if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        return [node.target.id]
-    return []
-
-
-def public_test_source(source: str) -> tuple[str, float]:
-    """One test file reduced to its public cases and what they use; ``(source, points)``.
-
-    Kept: the module docstring, ``OK_FORMAT``, ``name``, the imports (checks becomes the
-    stand-alone copy), the public cases, and the module-level helpers they use (transitively).
-    Everything else (hidden cases, their helpers and data) is left out.
-    """
-    tree = ast.parse(source)
-    definitions: dict[str, ast.stmt] = {}
-    for node in tree.body:
-        if not _is_case(node):
-            for defined in _defined_names(node):
-                definitions[defined] = node
-    public = [n for n in tree.body if _is_case(n) and not _case_is_hidden(n)]
-    needed: set[str] = set()
-    pending = [public_node for public_node in public]
-    while pending:
-        node = pending.pop()
-        for child in ast.walk(node):
-            if isinstance(child, ast.Name) and child.id in definitions and child.id not in needed:
-                needed.add(child.id)
-                pending.append(definitions[child.id])
-    points = 0.0
-    for node in public:
-        for decorator in node.decorator_list:
-            for keyword in getattr(decorator, "keywords", []):
-                if keyword.arg == "points":
-                    points += float(ast.literal_eval(keyword.value))
-    kept: list[str] = []
-    for node in tree.body:
-        segment = ast.get_source_segment(source, node, padded=False) or ""
-        if isinstance(node, ast.FunctionDef) and node.decorator_list:
-            first = node.decorator_list[0]
-            segment = "@" + (ast.get_source_segment(source, first) or "") + "\n" + segment
-        if node is tree.body[0] and isinstance(node, ast.Expr):
-            continue  # the module docstring describes the hidden cases too
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            if isinstance(node, ast.ImportFrom) and node.module == "mnist_lab.grading":
-                kept.append(_STANDALONE_CHECKS_LOADER)
-            else:
-                kept.append(segment)
-        elif _defined_names(node) and _defined_names(node)[0] in ("OK_FORMAT", "name"):
-            kept.append(segment)
-        elif _defined_names(node) and _defined_names(node)[0] == "points":
-            kept.append(f"points = {points:g}")
-        elif node in public or any(n in needed for n in _defined_names(node)):
-            kept.append(segment)
-    text = ""
-    for segment in kept:
-        spacing = "\n\n\n" if segment.startswith(("def ", "@", "class ")) else "\n"
-        text += (spacing if text else "") + segment
-    return text + "\n", points
-
-
-_STANDALONE_CHECKS_LOADER = """import sys as _sys
-import types as _types
-
-# The helpers the checks use (mnist_lab's checks.py, made stand-alone): loaded as a module.
-checks = _sys.modules.get("mnist_lab_public_checks")
-if checks is None:
-    checks = _types.ModuleType("mnist_lab_public_checks")
-    _sys.modules[checks.__name__] = checks  # dataclasses look their module up there
-    exec(compile(CHECKS_SOURCE, "checks.py", "exec"), checks.__dict__)"""
-
-
-def write_public_tests(*, out_dir: Path, total_points: float | None = None) -> list[Path]:
-    """Write the students' public tests (public cases only, stand-alone) into ``out_dir``.
-
-    Each file needs only numpy, tensorflow and otter-grader: ``otter check`` and
-    ``grader.check`` run them in the student's environment, without mnist_lab.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PackageError(f"{out_dir} exists and is not a folder")
-    checks_source = standalone_checks_source()
-    outputs: dict[Path, str] = {}
-    for name, source in autograder_sources(total_points=total_points).items():
-        reduced, _ = public_test_source(source)
-        header = (
-            f'"""Public checks of {name}(), generated by mnist-lab from the autograder.\n\n'
-            "Run them with otter check or grader.check. They are the public cases only: the\n"
-            'autograder runs more (hidden) cases on your submission."""\n\n'
-        )
-        loader_at = reduced.index(_STANDALONE_CHECKS_LOADER)
-        reduced = (
-            reduced[:loader_at] + f"CHECKS_SOURCE = {checks_source!r}\n\n" + reduced[loader_at:]
-        )
-        outputs[out_dir / f"{name}.py"] = header + reduced
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, text in outputs.items():
-        path.write_text(text, encoding="utf-8")
-    return sorted(outputs)
 
 
 # --- the Gradescope autograder zip ---------------------------------------------------------------
@@ -403,7 +36,14 @@ AUTOGRADER_ZIP = "autograder.zip"
 # The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
 # reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
 WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
-WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py", "errors.py")
+WHEEL_TOP_LEVEL_FILES = (
+    "__init__.py",
+    "assignment.py",
+    "archives.py",
+    "constants.py",
+    "errors.py",
+    "files.py",
+)
 WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
 PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
 RUN_AUTOGRADER = """#!/bin/bash
@@ -505,8 +145,7 @@ def write_autograder(*, out_dir: Path, total_points: float | None = None) -> Pat
         stage = Path(temp)
         tests = stage / "tests"
         tests.mkdir()
-        for name, source in autograder_sources(total_points=total_points).items():
-            (tests / f"{name}.py").write_text(source, encoding="utf-8")
+        write_test_files(autograder_sources(total_points=total_points), tests)
         wheel = write_grading_wheel(out_dir=stage)
         (stage / "requirements.txt").write_text(_requirements(wheel.name), encoding="utf-8")
         python_version = f"{sys.version_info.major}.{sys.version_info.minor}"

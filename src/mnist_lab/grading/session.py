@@ -69,6 +69,7 @@ class Session:
         self.worker_failures: dict[str, list[str]] = {}
         self.reference_installed = False
         self.memo: dict[str, Any] = {}  # data the checks computed once (see checks.memo)
+        self.assignment_functions: tuple[str, ...] = ()  # the names an ``env`` case gets
         self.peak_memory = 0
         self.output_total = 0
 
@@ -302,7 +303,7 @@ class Session:
             error = protocol.student_error_from(reply.get("error"), where=what)
         except protocol.ProtocolError as problem:
             raise GraderFault(f"{what}: the worker sent a malformed reply ({problem})") from None
-        raise error
+        raise error.as_raised()
 
     def _make_model(self, handle: int) -> protocol.RemoteModel:
         return protocol.RemoteModel(ModelChannel(self, self.generation), handle)

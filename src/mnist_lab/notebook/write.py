@@ -157,7 +157,7 @@ def write_notebook(
 
     ``executed=True`` runs the notebook top to bottom in a scratch folder holding
     ``digits_dir/digits.py`` (default: the reference solution), the public checks (copied from
-    ``tests_dir``, default: written by ``mnist_lab.grading.package.write_public_tests``) and the
+    ``tests_dir``, default: written by ``mnist_lab.grading.testfiles.write_public_tests``) and the
     embedded MNIST sample, each cell limited to ``timeout`` seconds. A cell that fails raises
     :class:`NotebookExecutionError` and nothing is written. Returns ``out_path``.
     """
@@ -194,7 +194,7 @@ def _prepare_folder(workdir: Path, *, digits_dir: Path | None, tests_dir: Path |
             raise NotebookError(f"digits_dir {digits_dir}: no {STUDENT_MODULE} there")
         shutil.copyfile(module, workdir / STUDENT_MODULE)
     if tests_dir is None:
-        from mnist_lab.grading.package import write_public_tests
+        from mnist_lab.grading.testfiles import write_public_tests
 
         write_public_tests(out_dir=workdir / TESTS_FOLDER)
     else:
