@@ -213,18 +213,17 @@ def main() -> None:
     loop.parent.mkdir()
     loop.write_text(hostile_source("infinite_loop"), encoding="utf-8")
     seconds = run([*MNIST_LAB, "grade", str(loop), "--results", str(work / "loop.json")])
-    from mnist_lab.grading import grade as grading
-    from mnist_lab.grading import session as sessions
+    from mnist_lab.grading.config import DEFAULTS
 
-    failures = sessions.MAX_WORKER_FAILURES_PER_FUNCTION
-    bound = failures * grading.DEFAULT_TIME_LIMIT
+    failures = DEFAULTS.max_worker_failures
+    bound = failures * DEFAULTS.time_limit
     score = json.loads((work / "loop.json").read_text())["score"]
     row(
         "(b) infinite loop in normalize, alone",
         f"{seconds:.1f} s",
         f"score {score:g}; its looping calls are stopped after "
-        f"{failures} x {grading.DEFAULT_TIME_LIMIT:g} s = "
-        f"{bound:g} s, plus worker restarts; whole-run budget {grading.DEFAULT_BUDGET:g} s",
+        f"{failures} x {DEFAULTS.time_limit:g} s = "
+        f"{bound:g} s, plus worker restarts; whole-run budget {DEFAULTS.budget:g} s",
     )
 
     # (c) sandbox memory -------------------------------------------------------------------------
@@ -250,9 +249,7 @@ def main() -> None:
     hog = work / "hog" / "digits.py"
     hog.parent.mkdir()
     hog.write_text(hostile_source("memory_hog"), encoding="utf-8")
-    from mnist_lab.grading import sandbox
-
-    cap = sandbox.Limits().memory_bytes
+    cap = DEFAULTS.memory_bytes
     peak, level = sandbox_peak(hog)
     row(
         "(c) sandbox peak memory, memory hog (stopped at the cap)",

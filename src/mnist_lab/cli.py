@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from mnist_lab import __version__
-from mnist_lab.constants import ASSIGNMENT_NAME, DEFAULT_TIME_LIMIT
+from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.errors import UserError
+from mnist_lab.grading.config import DEFAULTS
 
 EXIT_USER_ERROR = 2
 PROG = "mnist-lab"
@@ -95,8 +96,33 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _grading_config(args: argparse.Namespace):
+    """The limits the options set, the rest at their defaults (one GradingConfig)."""
+    from mnist_lab.grading.config import DEFAULTS, GradingConfig
+
+    return GradingConfig(
+        time_limit=args.time_limit,
+        budget=args.budget,
+        memory_bytes=int(args.memory_limit * 1e6) if args.memory_limit else DEFAULTS.memory_bytes,
+    )
+
+
+def _tests(args: argparse.Namespace) -> Path | None:
+    """``--tests`` or ``--autograder`` (default: the last build's zip in mnist-lab-release/)."""
+    from mnist_lab.build import DEFAULT_OUT
+    from mnist_lab.grading import inputs
+
+    tests, what = inputs.resolve_tests(
+        tests=args.tests, autograder=args.autograder, default_build=DEFAULT_OUT
+    )
+    if tests is not None and args.tests is None:  # say so when a build's zip was found
+        print(f"mnist-lab: grading with {what}", file=sys.stderr)
+    return tests
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args.tests = _tests(args)
     if args.results is not None:
         return _grade_one(args)
     from mnist_lab.grading.batch import ProgressPrinter, grade_batch
@@ -110,7 +136,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         out_dir=DEFAULT_GRADES_DIR if args.out is None else args.out,
         jobs=args.jobs,  # None: the number of cores
         tests_dir=args.tests,
-        time_limit=args.time_limit,
+        config=_grading_config(args),
         assignment_name=ASSIGNMENT_NAME if args.name is None else args.name,
         canvas_assignment_id=args.canvas_assignment_id,
         progress=ProgressPrinter(sys.stderr),
@@ -142,7 +168,7 @@ def _grade_one(args: argparse.Namespace) -> int:
         submission=submission,
         tests_dir=args.tests,
         results_path=args.results,
-        time_limit=args.time_limit,
+        config=_grading_config(args),
     )
     print(result.to_text())
     print(f"wrote {args.results}")
@@ -396,10 +422,31 @@ def build_parser() -> argparse.ArgumentParser:
         "tests shipped with mnist-lab; the students' public tests/ cannot grade)",
     )
     grade.add_argument(
+        "--autograder",
+        type=Path,
+        default=None,
+        help="a built autograder.zip: grade with its tests and points (default: "
+        "mnist-lab-release/autograder/autograder.zip when it exists, so a build's --points "
+        "carry over; else the tests shipped with mnist-lab)",
+    )
+    grade.add_argument(
         "--time-limit",
         type=_positive_float,
-        default=DEFAULT_TIME_LIMIT,
+        default=DEFAULTS.time_limit,
         help="seconds allowed per call of a student function (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--budget",
+        type=_positive_float,
+        default=DEFAULTS.budget,
+        help="seconds allowed for grading one submission in all (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--memory-limit",
+        type=_positive_float,
+        default=DEFAULTS.memory_bytes / 1e6,
+        metavar="MB",
+        help="memory one submission's sandbox may use, in MB (default: %(default)g)",
     )
     grade.add_argument(
         "--name",

@@ -10,4 +10,3 @@ NUM_CLASSES = 10  # the digits 0 to 9
 MAX_PIXEL_VALUE = 255  # the brightest grey level
 
 ASSIGNMENT_NAME = "MNIST digit recognition"  # the default name of the assignment
-DEFAULT_TIME_LIMIT = 20.0  # seconds a call of a student function may take when graded

@@ -37,6 +37,7 @@ from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions
+from mnist_lab.grading.config import DEFAULTS, GradingConfig
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
 from mnist_lab.grading.inputs import (
     check_assignment_name,
@@ -176,9 +177,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def grading_config(*, tests_dir: Path, time_limit: float) -> str:
-    """What makes a grade: the test files, the time limit, mnist-lab's version."""
-    digest = hashlib.sha256(f"{__version__}\0{time_limit!r}\0".encode())
+def grading_config(*, tests_dir: Path, config: GradingConfig) -> str:
+    """What makes a grade: the test files, every limit, mnist-lab's version."""
+    digest = hashlib.sha256(f"{__version__}\0{config.fingerprint()}\0".encode())
     for path in sorted(tests_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(tests_dir).as_posix().encode() + b"\0")
@@ -325,7 +326,7 @@ def grade_batch(
     out_dir: Path,
     jobs: int | None = None,
     tests_dir: Path | None = None,
-    time_limit: float = grade.DEFAULT_TIME_LIMIT,
+    config: GradingConfig = DEFAULTS,
     assignment_name: str = ASSIGNMENT_NAME,
     canvas_assignment_id: str | None = None,
     progress: Callable[[Progress], None] = lambda progress: None,
@@ -343,8 +344,6 @@ def grade_batch(
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise BatchError(f"--jobs must be at least 1, got {jobs}")
-    if time_limit <= 0:
-        raise BatchError(f"the time limit must be positive, got {time_limit:g}")
     if not inputs:
         raise BatchError("no submissions given")
     # Every option the gradebooks need at the end is checked before the first student.
@@ -367,7 +366,7 @@ def grade_batch(
         for folder in ("results", "feedback"):
             (out_dir / folder).mkdir(exist_ok=True)
 
-        state = BatchState(out_dir, grading_config(tests_dir=tests_dir, time_limit=time_limit))
+        state = BatchState(out_dir, grading_config(tests_dir=tests_dir, config=config))
         notes = []
         if state.config_changed:
             notes.append(
@@ -402,7 +401,7 @@ def grade_batch(
                 out_dir=out_dir,
                 tests_dir=tests_dir,
                 cases=cases,
-                time_limit=time_limit,
+                config=config,
                 cancel=cancel,
             ),
             out_dir=out_dir,
@@ -540,7 +539,7 @@ def _grade_one(
     out_dir: Path,
     tests_dir: Path,
     cases: list[grade.Case],
-    time_limit: float,
+    config: GradingConfig,
     cancel: threading.Event,
 ) -> tuple[StudentOutcome, GradedSubmission]:
     started = time.monotonic()
@@ -575,7 +574,7 @@ def _grade_one(
             submission=item.path,
             tests_dir=tests_dir,
             results_path=results_path,
-            time_limit=time_limit,
+            config=config,
             cancel=cancel,
         )
     except grade.GradingSetupError as error:

@@ -16,6 +16,7 @@ why, and the submission must be graded again). A results file is written in ever
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import threading
@@ -25,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from mnist_lab import assignment
-from mnist_lab.constants import DEFAULT_TIME_LIMIT
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading.config import DEFAULTS, GradingConfig
 from mnist_lab.grading.session import (
     REFERENCE_HELPERS,
     GraderFault,
@@ -38,7 +39,6 @@ from mnist_lab.grading.session import (
 )
 from mnist_lab.grading.submission import SUBMISSION_SUFFIXES, SubmissionProblem, read_submission
 
-DEFAULT_BUDGET = 540.0  # the whole run (Gradescope's default timeout is 10 minutes)
 HIDDEN_VISIBILITY = "after_published"  # feedback after grades are out, never before the deadline
 GRADER_ERROR_TEXT = (
     "Grading failed: {why}. This is a fault of the grader, not of your code; your submission "
@@ -434,9 +434,10 @@ def grade_submission(
     tests_dir: Path | None = None,
     results_path: Path | None = None,
     public_only: bool = False,
-    time_limit: float = DEFAULT_TIME_LIMIT,
-    budget: float = DEFAULT_BUDGET,
-    memory_limit_bytes: int = sandbox.Limits.memory_bytes,
+    config: GradingConfig = DEFAULTS,
+    time_limit: float | None = None,
+    budget: float | None = None,
+    memory_limit_bytes: int | None = None,
     protect: tuple[Path, ...] = (),
     preload: tuple[str, ...] = sandbox.DEFAULT_PRELOAD,
     cancel: threading.Event | None = None,
@@ -445,25 +446,26 @@ def grade_submission(
 
     The result is a grade, a submission that cannot be graded (every case 0 and the reason), or
     a grader error (``result.grader_error``: the grader failed; grade it again). A results file
-    is written in every case. ``protect`` names more paths the worker must never see. Setting
+    is written in every case. ``config`` holds every limit (``time_limit``, ``budget`` and
+    ``memory_limit_bytes`` replace its fields). ``protect`` names more paths the worker must
+    never see. Setting
     ``cancel`` stops the run: ``sandbox.GradingCancelled`` is raised and nothing is written.
     Raises GradingSetupError (a UserError) for options that cannot work, before grading.
     """
     started = time.monotonic()
     submission = Path(submission)
     tests_dir = Path(tests_dir) if tests_dir is not None else default_tests_dir()
-    if not time_limit > 0:
-        raise GradingSetupError(f"the time limit must be positive, got {time_limit:g}")
+    config = _with(config, time_limit=time_limit, budget=budget, memory_bytes=memory_limit_bytes)
     if results_path is not None:
         from mnist_lab.grading import inputs  # inputs imports this module
 
         inputs.check_results_path(Path(results_path), submission=submission)
     options = SessionOptions(
-        time_limit=time_limit,
-        deadline=started + budget,
+        config=config,
+        deadline=started + config.budget,
         protections=sandbox.protections(),
         sandbox=sandbox.SandboxOptions(
-            limits=sandbox.Limits(memory_bytes=memory_limit_bytes),
+            config=config,
             preload=tuple(preload),
             hide=tuple(_hidden(tests_dir, protect)),
         ),
@@ -479,6 +481,15 @@ def grade_submission(
     if results_path is not None:
         write_results(result, Path(results_path))
     return result
+
+
+def _with(config: GradingConfig, **overrides: Any) -> GradingConfig:
+    """``config`` with the given (not None) fields replaced; a bad value is a GradingSetupError."""
+    changes = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return dataclasses.replace(config, **changes) if changes else config
+    except UserError as error:
+        raise GradingSetupError(str(error)) from None
 
 
 def _hidden(tests_dir: Path, protect: tuple[Path, ...]) -> list[Path]:

@@ -8,7 +8,10 @@ first thing, so a mistake costs seconds, not a graded course whose results canno
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +79,50 @@ def check_tests_dir(tests_dir: Path | None) -> list[grade.Case]:
             "out to grade with the autograder's tests"
         )
     return cases
+
+
+def resolve_tests(
+    *, tests: Path | None, autograder: Path | None, default_build: Path | None = None
+) -> tuple[Path | None, str]:
+    """The test files to grade with, and what they are, for people.
+
+    ``--tests`` (a folder) or ``--autograder`` (a built ``autograder.zip``: its tests, with the
+    points of that build, e.g. ``--points 100``); else the last build's zip in ``default_build``
+    when there is one; else the tests shipped with mnist-lab (None).
+    """
+    if tests is not None and autograder is not None:
+        raise InputError("--tests and --autograder: give one of them")
+    if tests is not None:
+        return Path(tests), f"the test files in {tests}"
+    if autograder is None and default_build is not None:
+        candidate = default_build / "autograder" / "autograder.zip"
+        autograder = candidate if candidate.is_file() else None
+    if autograder is None:
+        return None, "the tests shipped with mnist-lab"
+    return _tests_of_zip(Path(autograder)), f"the tests of {autograder}"
+
+
+def _tests_of_zip(autograder: Path) -> Path:
+    if not autograder.is_file():
+        raise InputError(f"--autograder {autograder}: no such file")
+    try:
+        with zipfile.ZipFile(autograder) as archive:
+            members = [name for name in archive.namelist() if name.startswith("tests/")]
+            if not any(name.endswith(".py") for name in members):
+                raise InputError(
+                    f"--autograder {autograder}: has no tests/ folder of test files; is it the "
+                    "autograder.zip that 'mnist-lab build' or 'mnist-lab autograder' wrote?"
+                )
+            folder = Path(tempfile.mkdtemp(prefix="mnist-lab-autograder-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            for name in members:
+                parts = Path(name).parts
+                if name.endswith("/") or ".." in parts or len(parts) != 2:
+                    continue
+                (folder / parts[1]).write_bytes(archive.read(name))
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(f"--autograder {autograder}: not a readable zip ({error})") from None
+    return folder
 
 
 def check_canvas_assignment_id(canvas_assignment_id: str | None) -> None:

@@ -43,12 +43,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mnist_lab.grading import cgroups, cleanup, protocol
+from mnist_lab.grading.config import DEFAULTS, GradingConfig
 from mnist_lab.grading.worker import BOOTSTRAP, CONTROL_FD_VARIABLE
 
 OUTPUT_KEEP_BYTES = 64 * 1024
@@ -73,16 +74,6 @@ class GradingCancelled(BaseException):
 
     A BaseException, so that no ``except Exception`` on the way counts it as a failed case.
     """
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one sandbox."""
-
-    # TensorFlow and the reference take 0.7 GB; the cap counts everything the sandbox holds.
-    memory_bytes: int = 1_300_000_000
-    max_processes: int = 512  # threads count too, and TensorFlow starts many
-    max_file_bytes: int = 64 * 1024**2
 
 
 def running_as_root() -> bool:
@@ -456,9 +447,12 @@ def _socket_pair() -> tuple[socket.socket, socket.socket]:
 class Channel:
     """One socket to the sandbox: requests out, replies in (a reader thread), with deadlines."""
 
-    def __init__(self, sock: socket.socket, *, watch: Callable[[], None]) -> None:
+    def __init__(
+        self, sock: socket.socket, *, watch: Callable[[], None], max_reply_bytes: int
+    ) -> None:
         self.sock = sock
         self.watch = watch  # raises WorkerFailure / GradingCancelled while a reply is awaited
+        self.max_reply_bytes = max_reply_bytes
         self.dead_reason: str | None = None
         self._replies: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -467,7 +461,8 @@ class Channel:
         fd = self.sock.fileno()
         while True:
             try:
-                self._replies.put(("message", protocol.read_message(fd)))
+                message = protocol.read_message(fd, max_bytes=self.max_reply_bytes)
+                self._replies.put(("message", message))
             except EOFError:
                 self._replies.put(("eof", None))
                 return
@@ -522,7 +517,7 @@ class Channel:
 
 @dataclass
 class SandboxOptions:
-    limits: Limits = field(default_factory=Limits)
+    config: GradingConfig = DEFAULTS
     preload: tuple[str, ...] = DEFAULT_PRELOAD
     hide: tuple[Path, ...] = ()  # more paths the worker must not see
     cancel: threading.Event | None = None
@@ -537,7 +532,7 @@ class Sandbox:
         self.files = files
         self.protections = protections
         self.options = options
-        self.limits = options.limits
+        self.limits = options.config
         self.uid: int | None = fresh_uid() if protections.separate_user else None
         self.group: cgroups.Group | None = None
         self.scratch: Path | None = None  # on disk, without namespaces
@@ -627,7 +622,9 @@ class Sandbox:
             os.write(gate_write, b"go\n")
         finally:
             os.close(gate_write)
-        self.control = Channel(control_ours, watch=self._watch)
+        self.control = Channel(
+            control_ours, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes
+        )
         self.control.send({"modules": _module_bundle(), "config": self._config()})
 
     def _config(self) -> dict[str, Any]:
@@ -645,6 +642,7 @@ class Sandbox:
             "max_file_bytes": self.limits.max_file_bytes,
             # Without a control group, the uid's process limit stands in for pids.max.
             "max_processes": None if self.group else self.limits.max_processes,
+            "max_reply_bytes": self.limits.max_reply_bytes,
         }
 
     def _environment(self, home: str, control_fd: int) -> dict[str, str]:
@@ -779,7 +777,7 @@ class Sandbox:
         if reply.get("ok") is not True:
             ours.close()
             raise protocol.WorkerFailure(f"the sandbox could not start a worker ({reply})")
-        return Channel(ours, watch=self._watch)
+        return Channel(ours, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes)
 
     def _control_reply(self) -> dict[str, Any]:
         try:
@@ -876,7 +874,6 @@ def describe_exit(status: int | None) -> str:
 __all__ = [
     "DEFAULT_PRELOAD",
     "GradingCancelled",
-    "Limits",
     "Protections",
     "Sandbox",
     "SandboxError",

@@ -24,13 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading.config import GradingConfig
 from mnist_lab.grading.submission import Source
 
-FIT_TIME_FACTOR = 6  # a model's fit gets this many per-call time limits
-IMPORT_TIME_MIN = 60.0  # importing TensorFlow alone takes seconds on a loaded machine
-# A function that made the worker fail this often fails its remaining cases without running
-# them: it keeps the whole run bounded.
-MAX_WORKER_FAILURES_PER_FUNCTION = 2
 REFERENCE_HELPERS = {"predict_digit": ("normalize", "flatten")}
 
 
@@ -43,7 +39,7 @@ class GraderFault(BaseException):
 
 @dataclass
 class SessionOptions:
-    time_limit: float
+    config: GradingConfig
     deadline: float  # time.monotonic() by which everything must be done
     protections: sandbox.Protections
     sandbox: sandbox.SandboxOptions = field(default_factory=sandbox.SandboxOptions)
@@ -57,7 +53,8 @@ class Session:
         self.submission = submission
         self.source = source
         self.options = options
-        self.time_limit = options.time_limit
+        self.config = options.config
+        self.time_limit = options.config.time_limit
         self.sandbox: sandbox.Sandbox | None = None
         self.channel: sandbox.Channel | None = None
         self.generation = 0
@@ -110,7 +107,7 @@ class Session:
         else:
             self._retire_sandbox()
             box = None
-        limit = min(IMPORT_TIME_MIN, self.remaining())
+        limit = min(self.config.import_time, self.remaining())
         if limit <= 0:
             raise protocol.WorkerFailure("not run: the time budget for grading was used up")
         try:
@@ -120,7 +117,7 @@ class Session:
             else:
                 box.wait_ready(timeout=limit)
         except sandbox.SandboxError as error:
-            if limit < IMPORT_TIME_MIN:  # cut short by the budget, not a broken setup
+            if limit < self.config.import_time:  # cut short by the budget, not a broken setup
                 raise protocol.WorkerFailure("not run: the time budget was used up") from None
             raise GraderFault(f"the grading sandbox did not start: {error}") from None
         return box
@@ -128,7 +125,7 @@ class Session:
     def _options(self) -> sandbox.SandboxOptions:
         options = self.options.sandbox
         return sandbox.SandboxOptions(
-            limits=options.limits,
+            config=self.config,
             preload=options.preload,
             hide=options.hide,
             cancel=self.options.cancel,
@@ -185,7 +182,7 @@ class Session:
             # A slow exploration cell (training on the full data) is stopped and skipped.
             "chunk_time_limit": self.time_limit if self.source.is_notebook else None,
         }
-        limit = max(IMPORT_TIME_MIN, 3 * self.time_limit)
+        limit = max(self.config.import_time, 3 * self.time_limit)
         if self.source.is_notebook:
             limit += self.time_limit * len(self.source.chunks)
         try:
@@ -320,7 +317,7 @@ class Session:
         return_arguments: bool = False,
     ) -> Any:
         earlier = self.worker_failures.get(name, [])
-        if len(earlier) >= MAX_WORKER_FAILURES_PER_FUNCTION:
+        if len(earlier) >= self.config.max_worker_failures:
             failure = (
                 f"{name} was not run again: it already made the worker fail "
                 f"{len(earlier)} times ({earlier[0]})"
@@ -351,7 +348,7 @@ class Session:
             failure = "the model was lost when the worker stopped (see the earlier failure)"
             self.failures_in_case.append(failure)
             raise protocol.WorkerFailure(failure)
-        limit = self.time_limit * (FIT_TIME_FACTOR if action == "fit" else 1)
+        limit = self.time_limit * (self.config.fit_time_factor if action == "fit" else 1)
         message = {
             "op": "model",
             "action": action,

@@ -466,7 +466,7 @@ def serve(*, fd: int, config: dict[str, Any]) -> None:
     # Keep references: student code may replace these module attributes.
     read, encode, flush = protocol.read_message, protocol.encode_message, _flush
     too_large, write_all = protocol.MessageTooLarge, _write_all
-    limit = protocol.MAX_REPLY_BYTES
+    limit = config.get("max_reply_bytes") or protocol.MAX_REPLY_BYTES
     while True:
         try:
             request = read(fd, max_bytes=protocol.MAX_REQUEST_BYTES)
