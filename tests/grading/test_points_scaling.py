@@ -71,3 +71,38 @@ def test_the_scaled_zip_grades_the_reference_to_the_total_and_the_stubs_to_zero(
     stubs = grade_submission(submission=REPO_ROOT / "exercises" / "digits.py", tests_dir=tests_dir)
     assert stubs.score == 0
     assert stubs.max_score == pytest.approx(100)
+
+
+@pytest.mark.slow
+def test_after_a_build_with_100_points_grading_uses_the_builds_points(
+    tmp_path, monkeypatch, capsys
+):
+    """The newcomer's finding: after `build --points 100`, `grade` posted scores out of 80."""
+    import csv
+    import json
+
+    from mnist_lab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--no-execute", "--points", "100"]) == 0
+    submission = tmp_path / "digits.py"
+    submission.write_text((REPO_ROOT / "solutions" / "digits.py").read_text(), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["grade", str(submission), "--results", "one.json"]) == 0
+    assert "grading with the tests of mnist-lab-release" in capsys.readouterr().err
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert one["score"] == pytest.approx(100)
+    assert sum(test["max_score"] for test in one["tests"]) == pytest.approx(100)
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "ann.py").write_text(submission.read_text(), encoding="utf-8")
+    assert main(["grade", str(course), "--out", "grades", "--jobs", "1"]) == 0
+    with open(tmp_path / "grades" / "gradebook.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert (rows[0]["score"], rows[0]["max_score"]) == ("100", "100")
+    explicit = write_autograder(out_dir=tmp_path / "zip80")
+    assert (
+        main(["grade", str(submission), "--results", "r80.json", "--autograder", str(explicit)])
+        == 0
+    )
+    assert json.loads((tmp_path / "r80.json").read_text())["score"] == pytest.approx(80)
