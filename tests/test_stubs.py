@@ -204,3 +204,18 @@ def test_the_docstring_examples_hold_for_the_reference():
     result = digits.flatten(images)
     i, r, c = 1, 5, 17
     assert result[i, 28 * r + c] == images[i, r, c]
+
+
+def test_the_readmes_table_of_functions_is_generated_from_the_assignment(repo_root: Path) -> None:
+    """Drift check, like the stubs': README.md's table equals what the assignment gives."""
+    from mnist_lab import readme_table
+    from mnist_lab.assignment import load_assignment
+
+    solution = repo_root / "solutions" / "digits.py"
+    assignment = load_assignment(tests_dir=repo_root / "autograder" / "tests", solution=solution)
+    assert not readme_table.readme_drift(repo_root / "README.md", solution, assignment)
+    table = readme_table.function_table(solution.read_text("utf-8"), assignment)
+    assert [line.split("`")[1].split("(")[0] for line in table.splitlines()[2:-1]] == list(
+        assignment.names
+    )
+    assert f"**{assignment.points:g}**" in table

@@ -23,6 +23,7 @@ from mnist_lab.errors import UserError
 from mnist_lab.grading.config import DEFAULTS
 
 EXIT_USER_ERROR = 2
+DEFAULT_SOLUTION = Path("solutions/digits.py")
 PROG = "mnist-lab"
 DEFAULT_GRADES_DIR = Path("mnist-lab-grades")
 # grade's options that only a batch uses: given with --results they would be ignored.
@@ -243,22 +244,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
+    from mnist_lab import readme_table
+    from mnist_lab.assignment import load_assignment
     from mnist_lab.stubs import check_stubs, write_stubs
 
+    readme = args.readme
+    if readme is None and args.solution == DEFAULT_SOLUTION and Path("README.md").is_file():
+        readme = Path("README.md")  # the project's own README lists the project's functions
+    assignment = load_assignment(tests_dir=args.tests, solution=args.solution) if readme else None
     if args.write:
-        written = write_stubs(solution_path=args.solution, stubs_path=args.stubs)
-        print(f"wrote {written}")
+        print(f"wrote {write_stubs(solution_path=args.solution, stubs_path=args.stubs)}")
+        if readme is not None:
+            readme_table.write_readme_table(readme, args.solution, assignment)
+            print(f"wrote the table of functions in {readme}")
         return 0
     report = check_stubs(solution_path=args.solution, stubs_path=args.stubs)
-    if report.up_to_date:
+    drift = []
+    if not report.up_to_date:
+        drift.append(
+            f"{args.stubs} differs from the stubs generated from {args.solution} "
+            f"(first at line {report.first_difference})"
+        )
+    if readme is not None and readme_table.readme_drift(readme, args.solution, assignment):
+        drift.append(f"{readme}'s table of functions differs from the assignment")
+    for line in drift:
+        print(f"{line}; run 'mnist-lab stubs --write'", file=sys.stderr)
+    if not drift:
         print(f"{args.stubs} is up to date with {args.solution}")
-        return 0
-    print(
-        f"{args.stubs} differs from the stubs generated from {args.solution} "
-        f"(first at line {report.first_difference}); run 'mnist-lab stubs --write'",
-        file=sys.stderr,
-    )
-    return 1
+    return 1 if drift else 0
 
 
 def cmd_autograder(args: argparse.Namespace) -> int:
@@ -369,12 +382,23 @@ def build_parser() -> argparse.ArgumentParser:
     stubs = commands.add_parser(
         "stubs",
         help="check (or rewrite) the student stubs against the reference solution",
-        description="Generate the student stubs from the solution's answer markers and compare "
-        "them with the stubs file (exit 1 when they differ), or rewrite it with --write.",
+        description="Generate the student stubs from the solution's answer markers, and the "
+        "README's table of functions from the solution and the test files; compare them with "
+        "the files (exit 1 when they differ), or rewrite them with --write.",
     )
-    stubs.add_argument("--solution", type=Path, default=Path("solutions/digits.py"))
+    stubs.add_argument("--solution", type=Path, default=DEFAULT_SOLUTION)
     stubs.add_argument("--stubs", type=Path, default=Path("exercises/digits.py"))
-    stubs.add_argument("--write", action="store_true", help="rewrite the stubs file")
+    stubs.add_argument("--tests", type=Path, default=Path("autograder/tests"))
+    stubs.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        help="the README whose table of functions is generated too (default: README.md, for "
+        "the default --solution)",
+    )
+    stubs.add_argument(
+        "--write", action="store_true", help="rewrite the stubs file and the README's table"
+    )
     stubs.set_defaults(handler=cmd_stubs)
 
     grade = commands.add_parser(

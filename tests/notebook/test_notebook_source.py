@@ -174,3 +174,25 @@ def test_a_bad_out_path_is_refused_and_nothing_is_written(tmp_path: Path) -> Non
     with pytest.raises(NotebookError, match="timeout must be a positive number"):
         write_notebook(out_path=tmp_path / NOTEBOOK_NAME, timeout=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_parts_that_list_the_functions_are_derived_from_the_assignment():
+    """Drift check: what ships equals what the assignment gives (a sixth function would be in
+    the helper's FUNCTIONS, the setup cell and a check cell of its own)."""
+    from importlib import resources
+
+    from mnist_lab.notebook import write
+
+    committed = resources.files("mnist_lab.notebook").joinpath("notebook_helpers.py").read_text()
+    assert write.helpers_source() == committed
+    notebook = write.student_notebook()
+    setup = next(c.source for c in notebook.cells if "helpers.load_digits()" in c.source)
+    assert ", ".join(load_assignment().names) + " = helpers.load_digits()" in setup
+    sixth = write.read_percent_source(
+        resources.files("mnist_lab.notebook").joinpath(write.SOURCE_RESOURCE).read_text()
+    )
+    write._derive_function_cells(sixth, (*load_assignment().names, "accuracy"))
+    assert sixth.cells[-1].source == 'helpers.report(grader.check("accuracy"))'
+    assert "accuracy = helpers.load_digits()" in next(
+        c.source for c in sixth.cells if "helpers.load_digits()" in c.source
+    )

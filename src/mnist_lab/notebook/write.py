@@ -128,14 +128,56 @@ def read_percent_source(text: str, *, source: str = SOURCE_RESOURCE):
 
 
 def student_notebook():
-    """The student notebook built from the packaged source."""
+    """The student notebook built from the packaged source, its parts that list the
+    assignment's functions derived from the assignment (``mnist_lab.assignment``)."""
     text = resources.files("mnist_lab.notebook").joinpath(SOURCE_RESOURCE).read_text("utf-8")
-    return read_percent_source(text)
+    notebook = read_percent_source(text)
+    _derive_function_cells(notebook, _functions())
+    return notebook
+
+
+def _functions() -> tuple[str, ...]:
+    from mnist_lab.assignment import load_assignment
+
+    return load_assignment().names
+
+
+_LOAD_LINE = re.compile(r"^.* = helpers\.load_digits\(\)$", re.M)
+_CHECK_CALL = re.compile(r'grader\.check\("(\w+)"\)')
+
+
+def _derive_function_cells(notebook, functions: tuple[str, ...]) -> None:
+    """The setup cell names every function of the assignment; a function without a section of
+    its own gets a check cell at the end (a function added to the exercise is checked too)."""
+    import nbformat
+
+    names = ", ".join(functions) + ("," if len(functions) == 1 else "")
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and _LOAD_LINE.search(cell.source):
+            cell.source = _LOAD_LINE.sub(f"{names} = helpers.load_digits()", cell.source)
+    checked = {name for cell in notebook.cells for name in _CHECK_CALL.findall(cell.source)}
+    for name in (name for name in functions if name not in checked):
+        notebook.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"## Check `{name}`\n\nComplete `{name}` in `digits.py`, save the file, and "
+                "run its public checks:",
+                id=f"check-{name}-text",
+            )
+        )
+        notebook.cells.append(
+            nbformat.v4.new_code_cell(f'helpers.report(grader.check("{name}"))', id=f"check-{name}")
+        )
+
+
+_FUNCTIONS_LINE = re.compile(r"^FUNCTIONS = \(.*\)$", re.M)
 
 
 def helpers_source() -> str:
-    """The text of notebook_helpers.py, as students get it."""
-    return resources.files("mnist_lab.notebook").joinpath(HELPERS_MODULE).read_text("utf-8")
+    """The text of notebook_helpers.py, as students get it (its FUNCTIONS: the assignment's)."""
+    text = resources.files("mnist_lab.notebook").joinpath(HELPERS_MODULE).read_text("utf-8")
+    names = _functions()
+    literal = ", ".join(f'"{name}"' for name in names) + ("," if len(names) == 1 else "")
+    return _FUNCTIONS_LINE.sub(f"FUNCTIONS = ({literal})", text, count=1)
 
 
 def write_helpers(*, out_dir: Path) -> Path:
