@@ -269,10 +269,10 @@ def write_public_tests(*, out_dir: Path, total_points: float | None = None) -> l
             "Run them with otter check or grader.check. They are the public cases only: the\n"
             'autograder runs more (hidden) cases on your submission."""\n\n'
         )
-        loader_at = reduced.index(_STANDALONE_CHECKS_LOADER)
-        reduced = (
-            reduced[:loader_at] + f"CHECKS_SOURCE = {checks_source!r}\n\n" + reduced[loader_at:]
-        )
+        loader_at = reduced.find(_STANDALONE_CHECKS_LOADER)
+        if loader_at >= 0:  # a test file written with plain asserts needs no helpers
+            embedded = f"CHECKS_SOURCE = {checks_source!r}\n\n"
+            reduced = reduced[:loader_at] + embedded + reduced[loader_at:]
         outputs[out_dir / f"{name}.py"] = header + reduced
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, text in outputs.items():
