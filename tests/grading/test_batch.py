@@ -31,6 +31,7 @@ from mnist_lab.grading.batch import (
     StudentOutcome,
     grade_batch,
 )
+from mnist_lab.grading.config import GradingConfig
 from mnist_lab.grading.grade import default_tests_dir, load_cases
 from mnist_lab.grading.inputs import InputError
 
@@ -216,7 +217,7 @@ def test_an_interrupted_batch_keeps_what_finished_and_resumes(tmp_path: Path) ->
     assert not list((out / "feedback").iterdir())  # the gradebook is written at the end only
     assert live_children() == []  # the looping worker was killed, not left behind
 
-    resumed = grade_batch(inputs=[inputs], out_dir=out, jobs=2, time_limit=3)
+    resumed = grade_batch(inputs=[inputs], out_dir=out, jobs=2, config=GradingConfig(time_limit=3))
     # Different options mean different grades: everything is regraded, and says so.
     assert [o.status for o in resumed.outcomes] == ["graded"] * 3
     assert "everything was regraded" in resumed.summary()

@@ -13,6 +13,7 @@ import pytest
 
 from mnist_lab.assignment import cases_of_source
 from mnist_lab.grading.batch import grade_batch
+from mnist_lab.grading.config import GradingConfig
 from mnist_lab.grading.grade import grade_in_process
 from mnist_lab.grading.testfiles import autograder_sources
 
@@ -72,7 +73,13 @@ def batch_results(tmp_path_factory) -> dict[str, dict]:
     inputs.mkdir()
     for name, source in ALL.items():
         (inputs / f"{name}.py").write_text(styles.submission_source(source), encoding="utf-8")
-    grade_batch(inputs=[inputs], out_dir=root / "out", jobs=2, tests_dir=tests, time_limit=120)
+    grade_batch(
+        inputs=[inputs],
+        out_dir=root / "out",
+        jobs=2,
+        tests_dir=tests,
+        config=GradingConfig(time_limit=120, import_time=300),
+    )
     return {
         name: json.loads((root / "out" / "results" / f"{name}.json").read_text("utf-8"))
         for name in ALL
