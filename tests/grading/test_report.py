@@ -23,7 +23,7 @@ import pytest
 
 from mnist_lab import files as atomic_files
 from mnist_lab.grading import grade, sandbox
-from mnist_lab.grading.batch import StudentOutcome
+from mnist_lab.grading.batch import StudentOutcome, grade_batch
 from mnist_lab.grading.collect import Student, Submission
 from mnist_lab.grading.grade import CaseResult, GradingResult
 from mnist_lab.grading.gradebook import GradebookError, GradedSubmission
@@ -397,6 +397,44 @@ def test_the_report_is_replaced_whole(tmp_path, course, monkeypatch):
     monkeypatch.setattr(atomic_files.os, "replace", real_replace)
     assert page_of(tmp_path) == before
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [REPORT_HTML]
+
+
+# --- written by a batch --------------------------------------------------------------------------
+
+
+def test_a_batch_writes_the_report_and_says_so(tmp_path):
+    """Only submissions that cannot be graded (no worker starts), graded by the real batch."""
+    course_dir = tmp_path / "course"
+    (course_dir / "frank").mkdir(parents=True)
+    (course_dir / "frank" / "notes.txt").write_text("I could not do it\n")
+    (course_dir / "gina").mkdir()
+    (course_dir / "gina" / "digits.ipynb").write_text("this is not a notebook")
+    out = tmp_path / "grades"
+    result_ = grade_batch(inputs=[course_dir], out_dir=out, jobs=1, assignment_name=ASSIGNMENT)
+    assert f"wrote {out}/: report.html, gradebook.csv" in result_.summary()
+    page = (out / REPORT_HTML).read_text("utf-8")
+    assert "<title>Lab 3: digits: course report</title>" in page
+    rows = re.findall(r'"feedback/(\w+)\.html">\w+</a></th><td class="output">([^<]*)', page)
+    assert rows == [
+        ("frank", "no .py or .ipynb file (found: notes.txt)"),
+        ("gina", "the notebook is not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    ]
+    for key, _ in rows:  # each link names the page the batch wrote
+        assert (out / "feedback" / f"{key}.html").is_file()
+    assert "2 students have a score (2 of them could not be graded" in page
+    assert "with 1 job" in page
+    # The real case titles (hidden ones included) are on the page, never the tests' source.
+    assert "No submission was graded" in page
+    tests_source = "".join(
+        path.read_text("utf-8") for path in grade.default_tests_dir().glob("*.py")
+    )
+    for line in {line.strip() for line in tests_source.splitlines()}:
+        if len(line) > 25 and not line.startswith(("#", '"""')):
+            assert line not in page, line
+    # A rerun reuses both and rewrites the report.
+    again = grade_batch(inputs=[course_dir], out_dir=out, jobs=1, assignment_name=ASSIGNMENT)
+    assert again.count("reused") == 2
+    assert "Graded in this run</dt><dd>0; 2 reused" in (out / REPORT_HTML).read_text("utf-8")
 
 
 def reference_source() -> str:
