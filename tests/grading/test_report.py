@@ -29,6 +29,8 @@ from mnist_lab.grading.grade import CaseResult, GradingResult
 from mnist_lab.grading.gradebook import GradebookError, GradedSubmission
 from mnist_lab.grading.report import REPORT_HTML, CourseReport, write_report
 
+from .mistake_patches import mistake_source
+
 ASSIGNMENT = "Lab 3: digits"
 GENERATED_AT = datetime(2024, 3, 5, 15, 30, tzinfo=timezone(timedelta(hours=1)))
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -58,7 +60,16 @@ OUT_OF_MEMORY = "Failed: calling normalize: " + sandbox.Sandbox.memory_message(
     SimpleNamespace(limits=sandbox.Limits(memory_bytes=2048 * 2**20))
 )
 BUDGET = "Failed: Not run: the time budget for grading was used up."
-SYNTAX = "Failed: Your code has a syntax error at digits.py, line 3: invalid syntax"
+# A submission that does not import: the grader notes why, and every case fails with it (a
+# hidden case, in a fresh worker, words it as a restart).
+SYNTAX = "Your code has a syntax error at line 3: invalid syntax"
+SYNTAX_FAILURES = {
+    case: f"Failed: calling {case[1]}: the worker was restarted and the submission no longer "
+    f"imports: {SYNTAX}"
+    if case[3]
+    else f"Failed: {SYNTAX}"
+    for case in CASES
+}
 FULL = {"level": "full", "namespaces": True, "cgroup": "v2", "separate_user": True, "missing": []}
 PARTIAL = {**FULL, "level": "partial", "cgroup": "", "missing": ["control group: not root"]}
 
@@ -69,7 +80,9 @@ def submission(key: str, *, name: str = "", problem: str | None = None) -> Submi
     return Submission(student=student, origin=f"course.zip: {key}", path=path, problem=problem)
 
 
-def result(failures: dict[tuple, str], *, protections=FULL, peak: int = 0) -> GradingResult:
+def result(
+    failures: dict[tuple, str], *, protections=FULL, peak: int = 0, notes=()
+) -> GradingResult:
     """Every case of CASES, passed unless ``failures`` gives its output."""
     tests = [
         CaseResult(
@@ -83,7 +96,9 @@ def result(failures: dict[tuple, str], *, protections=FULL, peak: int = 0) -> Gr
         )
         for name, function, points, hidden in CASES
     ]
-    return GradingResult("digits.py", tests, 5.0, protections=protections, peak_memory_bytes=peak)
+    return GradingResult(
+        "digits.py", tests, 5.0, list(notes), protections=protections, peak_memory_bytes=peak
+    )
 
 
 def ungradable(key: str, message: str, *, problem: str | None = None) -> GradedSubmission:
@@ -116,7 +131,7 @@ def course() -> list[GradedSubmission]:
             submission("dan"),
             result({N1: OUT_OF_MEMORY, C1: BUDGET}, protections=PARTIAL, peak=2100 * mb),
         ),
-        GradedSubmission(submission("eve"), result(dict.fromkeys(CASES, SYNTAX))),
+        GradedSubmission(submission("eve"), result(SYNTAX_FAILURES, notes=[SYNTAX])),
         ungradable("fay", "no .py or .ipynb file in fay.zip", problem="no .py or .ipynb file"),
         ungradable("gus", "the notebook is not valid JSON"),
         GradedSubmission(submission("hal"), None, error="grader error: a malformed reply"),
@@ -208,6 +223,28 @@ def test_mistakes_are_grouped_by_hint_counted_per_student_most_common_first(tmp_
         ("load", "Your code has a syntax error", ("eve",), ("every check",)),
         ("check", C1[0], ("bob",), (C1[0],)),  # no hint: the case's title
     ]  # limits (cat, dan) are not mistakes; ungradable and grader errors are not graded
+
+
+def test_submissions_that_did_not_import_count_once_under_what_stopped_them(tmp_path):
+    def not_importing(key: str, note: str) -> GradedSubmission:
+        failures = dict.fromkeys(CASES, f"Failed: {note}")
+        return GradedSubmission(submission(key), result(failures, notes=[note]))
+
+    graded = [
+        not_importing("a", "Your code has a syntax error at line 3: invalid syntax"),
+        not_importing("b", "Your code has a syntax error at line 90: unexpected indent"),
+        not_importing("c", "Importing your code raised NameError at line 7: name 'np' ..."),
+        not_importing("d", "Your code called sys.exit() while being imported (at line 12)."),
+        # Every case failed, each for its own reason: these are separate mistakes.
+        GradedSubmission(submission("e"), result(dict.fromkeys(CASES, "Failed: wrong"))),
+    ]
+    mistakes = [(m.kind, m.text, m.students) for m in write(tmp_path, graded).mistakes]
+    assert mistakes[:3] == [
+        ("load", "Your code has a syntax error", ("a", "b")),
+        ("load", "Importing your code raised NameError", ("c",)),
+        ("load", "Your code called sys.exit() while being imported", ("d",)),
+    ]
+    assert sorted(mistakes[3:]) == sorted(("check", case[0], ("e",)) for case in CASES)
 
 
 def test_limits_ungradable_submissions_and_grader_errors_are_listed_with_why(tmp_path, course):
@@ -439,3 +476,165 @@ def test_a_batch_writes_the_report_and_says_so(tmp_path):
 
 def reference_source() -> str:
     return resources.files("mnist_lab.solutions").joinpath("digits.py").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_a_real_course_gives_the_report_its_figures(tmp_path):
+    """Real grading: full marks, one mistake made twice, a time limit, a syntax error, no file."""
+    hostile = Path(__file__).parent / "hostile"
+    sources = {
+        "alice": reference_source(),
+        "bob": mistake_source("confusion_transposed"),
+        "carol": mistake_source("confusion_transposed"),
+        "dave": reference_source() + "\n" + (hostile / "infinite_loop.py").read_text("utf-8"),
+        "erin": reference_source() + "\n" + (hostile / "syntax_error.py").read_text("utf-8"),
+    }
+    course_dir = tmp_path / "course"
+    for key, source in sources.items():
+        (course_dir / key).mkdir(parents=True)
+        (course_dir / key / "digits.py").write_text(source, encoding="utf-8")
+    (course_dir / "frank").mkdir()
+    (course_dir / "frank" / "notes.txt").write_text("I could not do it\n")
+    out = tmp_path / "grades"
+    batch = grade_batch(inputs=[course_dir], out_dir=out, jobs=2, assignment_name=ASSIGNMENT)
+    assert batch.count("graded") == 5
+    graded = [
+        GradedSubmission(
+            submission(key),
+            GradingResult.from_dict(
+                json.loads((out / "results" / f"{key}.json").read_text("utf-8")),
+                submission="digits.py",
+            ),
+        )
+        for key in ("alice", "bob", "carol", "dave", "erin")
+    ]
+    report = write(tmp_path, graded)  # the same figures, recomputed from the results files
+    assert (report.scores.full_marks, report.scores.zero) == (1, 1)
+    hint = next(m for m in report.mistakes if m.text.startswith("rows and columns are swapped"))
+    assert (hint.kind, hint.students) == ("hint", ("bob", "carol"))
+    assert report.mistakes[0] == hint  # the most common
+    load = [m for m in report.mistakes if m.kind == "load"]
+    assert [(m.text, m.students) for m in load] == [("Your code has a syntax error", ("erin",))]
+    assert [(h.student.key, h.limits) for h in report.limits] == [("dave", ("time limit",))]
+    assert report.sandbox.level == sandbox.protections().level
+    # The batch's own report shows the same, with the ungradable student and the timing.
+    page = (out / REPORT_HTML).read_text("utf-8")
+    assert "Hint: rows and columns are swapped" in page
+    assert '<a href="feedback/dave.html">dave</a></th><td>time limit</td>' in page
+    assert '<a href="feedback/frank.html">frank</a>' in page
+    assert "with 2 jobs" in page
+    assert f"<dt>Sandbox</dt><dd>{report.sandbox.level}</dd>" in page
+
+
+# --- in a browser --------------------------------------------------------------------------------
+
+SCHEMES = ("light", "dark")
+FOCUSABLE = "a[href], summary, button, input, select, textarea, [tabindex]"
+
+
+def browser_course(course) -> list[GradedSubmission]:
+    """The course, a student with a hostile name who hit a limit (so the name is shown), and one
+    whose hint came in three cases (so the cases are listed in a disclosure)."""
+    stopped = GradedSubmission(submission("zed", name=HOSTILE_NAME), result({C1: TIMED_OUT}))
+    thrice = GradedSubmission(submission("kim"), result(dict.fromkeys((N1, F1, F2), COLUMN_MAJOR)))
+    return [*course, stopped, thrice]
+
+
+def open_offline(browser, url: str, scheme: str):
+    """A page of ``url`` in which every request but the page itself fails and is recorded."""
+    context = browser.new_context(color_scheme=scheme)
+    refused: list[str] = []
+
+    def only_the_page(route) -> None:
+        if route.request.url == url:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_page)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text))  # e.g. a CSP violation
+    page.goto(url)
+    return context, page, refused, errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_report_renders_offline_and_axe_finds_no_violation(
+    browser, axe_source, tmp_path, course, scheme
+):
+    write(tmp_path, browser_course(course), outcomes=outcomes(), seconds=120.0, jobs=2)
+    url = (tmp_path / "out" / REPORT_HTML).as_uri()
+    context, page, refused, errors = open_offline(browser, url, scheme)
+    assert page.locator("h1").inner_text() == "Lab 3: digits (course report)"
+    # Each plot is drawn (its PNG decoded under the page's CSP) in the reader's colour scheme,
+    # has alt text, and the table of its figures follows it.
+    images = page.evaluate(
+        """() => Array.from(document.querySelectorAll('figure img')).map(image => ({
+            alt: image.alt, width: image.naturalWidth, dark: image.currentSrc !== image.src,
+            table: image.closest('figure').nextElementSibling.tagName}))"""
+    )
+    assert [image["alt"].split(" ")[:2] for image in images] == [
+        ["Histogram", "of"],
+        ["Bar", "chart"],
+    ]
+    assert all(image["width"] > 0 and image["table"] == "TABLE" for image in images)
+    assert {image["dark"] for image in images} == {scheme == "dark"}
+    # A hostile name is shown as text; the stylesheet applied.
+    assert page.get_by_role("link", name=HOSTILE_NAME).get_attribute("href") == "feedback/zed.html"
+    assert page.evaluate("() => document.querySelectorAll('script, [onerror]').length") == 0
+    assert (
+        page.evaluate("() => getComputedStyle(document.querySelector('.glance')).display") == "grid"
+    )
+    assert refused == []
+    assert errors == []
+    context.close()
+
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)  # lets axe be injected
+    page = context.new_page()
+    page.goto(url)
+    page.add_script_tag(content=axe_source)
+    outcome = page.evaluate("async () => await axe.run(document)")
+    context.close()
+    violations = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in outcome["violations"]
+    ]
+    assert violations == [], f"{scheme} scheme:\n" + "\n".join(violations)
+    assert len(outcome["passes"]) > 15  # axe really ran its rules
+
+
+@pytest.mark.slow
+def test_every_link_and_disclosure_is_reachable_by_keyboard(browser, tmp_path, course):
+    write(tmp_path, browser_course(course), outcomes=outcomes(), seconds=120.0, jobs=2)
+    context, page, refused, errors = open_offline(
+        browser, (tmp_path / "out" / REPORT_HTML).as_uri(), "light"
+    )
+    describe = "element => element.outerHTML.slice(0, 120)"
+    focusable = page.eval_on_selector_all(
+        FOCUSABLE, f"elements => elements.filter(e => e.tabIndex >= 0).map({describe})"
+    )
+    assert page.eval_on_selector_all("[tabindex]", "elements => elements.length") == 0
+    assert len(focusable) > 15  # the skip link, the contents, the students, the case lists
+    reached = []
+    for index in range(len(focusable)):
+        page.keyboard.press("Tab")
+        if index == 0:  # the skip link, shown when focused
+            assert page.evaluate("() => document.activeElement.className") == "skip-link"
+            assert page.evaluate("() => document.activeElement.getBoundingClientRect().top") >= 0
+        reached.append(page.evaluate(f"() => ({describe})(document.activeElement)"))
+        # Where the focus is, it shows (the stylesheet's :focus-visible outline).
+        assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != (
+            "none"
+        )
+    assert reached == focusable  # every one, in reading order
+    # A list of cases opens from the keyboard.
+    page.locator("summary").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.querySelector('details').open") is True
+    assert refused == []
+    assert errors == []
+    context.close()

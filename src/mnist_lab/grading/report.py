@@ -8,9 +8,9 @@ inlined, plots as data-URI PNGs, a Content-Security-Policy that forbids every re
 * points per function and the pass rate of every case, public and hidden (the instructor may
   see hidden case titles; no test source is ever read);
 * the most common mistakes: each failed case counts under the "Hint: ..." sentence its output
-  gave, else under its title; a submission whose every check failed with one same message (it
-  did not import) counts once, under the start of that message; each mistake says how many
-  students made it;
+  gave, else under its title; a submission that did not import (the grader's note of why is in
+  every case's output) counts once, under the start of that note ("Your code has a syntax
+  error"); each mistake says how many students made it;
 * the submissions that hit a limit (time limit, memory limit, the run's time budget, as the
   sandbox words them in a case's output), could not be graded, or met a grader error;
 * timing and the sandbox's level.
@@ -69,9 +69,9 @@ HISTOGRAM_BINS = 10  # tenths of the maximum score; the last bin holds full mark
 # What a failed case's output says when a limit stopped it: the sandbox's "timed out after 20 s"
 # and "used more than the 2048 MB memory limit", the session's "the time budget ... used up".
 LIMITS = (
-    ("time limit", "timed out after"),
-    ("memory limit", "memory limit"),
-    ("time budget", "time budget"),
+    ("time limit", re.compile(r"timed out after [0-9.]+ s")),
+    ("memory limit", re.compile(r"used more than the [0-9]+ MB memory limit")),
+    ("time budget", re.compile(r"the time budget (for grading )?was used up")),
 )
 # Every case of a submission that cannot be graded says why (grade.failed_result, as the batch
 # and grade_submission word it).
@@ -473,7 +473,7 @@ def _functions(results: list[GradingResult]) -> tuple[FunctionRate, ...]:
 
 
 def _limits_in(output: str) -> list[str]:
-    return [name for name, words in LIMITS if words in output]
+    return [name for name, pattern in LIMITS if pattern.search(output)]
 
 
 def _detail(output: str) -> str:
@@ -485,14 +485,24 @@ def _hint(output: str) -> str | None:
     return " ".join(found.group(1).split()) if found else None
 
 
+def _load_failure(result: GradingResult, failed: list[CaseResult]) -> str | None:
+    """What stopped the submission from importing, when that failed every case: the grader
+    notes it (the session's load error) and every case's output repeats it."""
+    if len(failed) < 2 or len(failed) != len(result.tests):
+        return None
+    for note in result.notes:
+        if note.strip() and all(note.strip() in case.output for case in failed):
+            return note.strip()
+    return None
+
+
 def _mistakes_of(result: GradingResult) -> list[tuple[str, str, str]]:
     """(kind, text, case) for each mistake in ``result``; failures from a limit are not."""
     failed = [c for c in result.tests if not c.passed and not _limits_in(c.output)]
-    outputs = {case.output for case in failed}
-    whole = len(failed) > 1 and len(failed) == len(result.tests) and len(outputs) == 1
-    if whole and _hint(failed[0].output) is None:  # it did not import: one mistake, not many
-        lead = MESSAGE_DETAILS.split(_detail(failed[0].output), maxsplit=1)[0].rstrip(".")
-        return [("load", lead or failed[0].name, "every check")]
+    load = _load_failure(result, failed)
+    if load is not None:  # it did not import: one mistake, not one per case
+        lead = MESSAGE_DETAILS.split(load, maxsplit=1)[0].removesuffix(".")
+        return [("load", lead, "every check")]
     mistakes = []
     for case in failed:
         hint = _hint(case.output)
