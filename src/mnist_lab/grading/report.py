@@ -398,8 +398,10 @@ def _ungradable_reason(item: GradedSubmission) -> str | None:
 
 def _scores(scored: list[tuple[GradingResult, bool]]) -> ScoreSummary:
     """``scored``: each result with a score, and whether it is an ungradable submission's."""
-    with_max = [result for result, _ in scored if result.max_score > 0]
-    percents = [round(100.0 * r.score / r.max_score, 6) for r in with_max]
+    # (score, max, ungradable), each result's properties read once (they add up its cases).
+    totals = [(r.score, r.max_score, ungradable) for r, ungradable in scored]
+    totals = [total for total in totals if total[1] > 0]
+    percents = [round(100.0 * score / most, 6) for score, most, _ in totals]
     counts = [0] * HISTOGRAM_BINS
     width = 100.0 / HISTOGRAM_BINS
     for percent in percents:
@@ -418,58 +420,58 @@ def _scores(scored: list[tuple[GradingResult, bool]]) -> ScoreSummary:
         return round(function(percents), 1) if percents else None
 
     return ScoreSummary(
-        students=len(with_max),
-        ungradable_included=sum(ungradable for r, ungradable in scored if r.max_score > 0),
-        max_scores=tuple(sorted({r.max_score for r in with_max})),
+        students=len(totals),
+        ungradable_included=sum(ungradable for _, _, ungradable in totals),
+        max_scores=tuple(sorted({most for _, most, _ in totals})),
         mean_percent=stat(statistics.fmean),
         median_percent=stat(statistics.median),
         min_percent=stat(min),
         max_percent=stat(max),
-        full_marks=sum(r.score >= r.max_score for r in with_max),
-        zero=sum(r.score <= 0 for r in with_max),
+        full_marks=sum(score >= most for score, most, _ in totals),
+        zero=sum(score <= 0 for score, _, _ in totals),
         histogram=histogram,
     )
 
 
 def _functions(results: list[GradingResult]) -> tuple[FunctionRate, ...]:
+    # One pass over every case: who passed each case, each submission's points per function.
     cases: dict[tuple[str, str, bool], list[CaseResult]] = {}
+    points: dict[str, list[tuple[float, float]]] = {}
     for result in results:
+        own: dict[str, list[float]] = {}
         for case in result.tests:
             cases.setdefault((case.function, case.name, case.hidden), []).append(case)
-    names = list(dict.fromkeys(function for function, _, _ in cases))
-    names.sort(key=lambda n: FUNCTION_ORDER.index(n) if n in FUNCTION_ORDER else len(names))
-    functions = []
-    for name in names:
-        rates = tuple(
-            CaseRate(
-                function=name,
-                name=case_name,
-                hidden=hidden,
-                points=max(case.max_score for case in seen),
-                passed=sum(case.passed for case in seen),
-                students=len(seen),
-            )
-            for (function, case_name, hidden), seen in cases.items()
-            if function == name
+            earned = own.setdefault(case.function, [0.0, 0.0])
+            earned[0] += case.score
+            earned[1] += case.max_score
+        for function, (score, most) in own.items():
+            points.setdefault(function, []).append((round(score, 6), round(most, 6)))
+    names = sorted(
+        points, key=lambda n: FUNCTION_ORDER.index(n) if n in FUNCTION_ORDER else len(points)
+    )
+    return tuple(
+        FunctionRate(
+            name=name,
+            max_points=max(most for _, most in points[name]),
+            earned=round(sum(score for score, _ in points[name]), 6),
+            possible=round(sum(most for _, most in points[name]), 6),
+            full_marks=sum(score >= most for score, most in points[name]),
+            students=len(points[name]),
+            cases=tuple(
+                CaseRate(
+                    function=name,
+                    name=case_name,
+                    hidden=hidden,
+                    points=max(case.max_score for case in seen),
+                    passed=sum(case.passed for case in seen),
+                    students=len(seen),
+                )
+                for (function, case_name, hidden), seen in cases.items()
+                if function == name
+            ),
         )
-        # Each graded submission's points on this function (those whose tests had it).
-        totals = [
-            (round(sum(c.score for c in own), 6), round(sum(c.max_score for c in own), 6))
-            for result in results
-            if (own := [c for c in result.tests if c.function == name])
-        ]
-        functions.append(
-            FunctionRate(
-                name=name,
-                max_points=max(most for _, most in totals),
-                earned=round(sum(score for score, _ in totals), 6),
-                possible=round(sum(most for _, most in totals), 6),
-                full_marks=sum(score >= most for score, most in totals),
-                students=len(totals),
-                cases=rates,
-            )
-        )
-    return tuple(functions)
+        for name in names
+    )
 
 
 def _limits_in(output: str) -> list[str]:
