@@ -496,7 +496,8 @@ def test_a_real_course_gives_the_report_its_figures(tmp_path):
     (course_dir / "frank").mkdir()
     (course_dir / "frank" / "notes.txt").write_text("I could not do it\n")
     out = tmp_path / "grades"
-    batch = grade_batch(inputs=[course_dir], out_dir=out, jobs=2, assignment_name=ASSIGNMENT)
+    # One job: on a shared machine, two TensorFlow imports at once can outlast the import limit.
+    batch = grade_batch(inputs=[course_dir], out_dir=out, jobs=1, assignment_name=ASSIGNMENT)
     assert batch.count("graded") == 5
     graded = [
         GradedSubmission(
@@ -522,7 +523,7 @@ def test_a_real_course_gives_the_report_its_figures(tmp_path):
     assert "Hint: rows and columns are swapped" in page
     assert '<a href="feedback/dave.html">dave</a></th><td>time limit</td>' in page
     assert '<a href="feedback/frank.html">frank</a>' in page
-    assert "with 2 jobs" in page
+    assert "with 1 job" in page
     assert f"<dt>Sandbox</dt><dd>{report.sandbox.level}</dd>" in page
 
 
