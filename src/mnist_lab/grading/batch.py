@@ -8,6 +8,7 @@ own sandboxed worker process, so the threads only wait), and writes into ``out_d
     results/<key>.json         Gradescope-format results, one per student
     feedback/<key>.html        the student's feedback page (nothing hidden revealed)
     gradebook.csv, canvas.csv, moodle.csv
+    report.html                the course report, for the instructor (report.py)
     .mnist-lab-batch.json      what is done: a rerun grades only what is new or changed
 
 A broken or hostile submission costs its own row, never the batch. Every file is written
@@ -45,6 +46,7 @@ from mnist_lab.grading.inputs import (
     check_course_inputs,
     check_tests_dir,
 )
+from mnist_lab.grading.report import write_report
 
 STATE_FILE = ".mnist-lab-batch.json"
 STATE_VERSION = 1
@@ -110,7 +112,7 @@ class BatchResult:
             f"(grader error)"
         ]
         lines += self.notes
-        lines.append(f"wrote {self.out_dir}/: gradebook.csv, canvas.csv, moodle.csv, ")
+        lines.append(f"wrote {self.out_dir}/: report.html, gradebook.csv, canvas.csv, moodle.csv, ")
         lines[-1] += "results/, feedback/"
         return "\n".join(lines)
 
@@ -412,6 +414,14 @@ def grade_batch(
             graded=[graded[key] for key in ordered],
             assignment_name=assignment_name,
             canvas_assignment_id=canvas_assignment_id,
+        )
+        write_report(
+            out_dir=out_dir,
+            graded=[graded[key] for key in ordered],
+            outcomes=[outcomes[key] for key in ordered],
+            assignment_name=assignment_name,
+            seconds=time.monotonic() - started,
+            jobs=jobs,
         )
     return BatchResult(
         out_dir=out_dir,
