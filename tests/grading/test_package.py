@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import site
 import subprocess
 import sys
 import zipfile
@@ -153,6 +154,41 @@ def test_grading_wheel_holds_the_grader_and_no_solution(tmp_path):
     assert not [n for n in names if "solutions" in n or "exercises" in n or "__pycache__" in n]
     record = next(n for n in names if n.endswith(".dist-info/RECORD"))
     assert len(zipfile.ZipFile(wheel).read(record).decode().splitlines()) == len(names)
+
+
+IMPORT_EVERY_MODULE = """
+import importlib, json, pkgutil, sys
+sys.path.insert(0, sys.argv[1])
+sys.path += sys.argv[2:]  # the dependencies, without .pth files (an editable mnist_lab's)
+import mnist_lab
+assert mnist_lab.__file__.startswith(sys.argv[1]), mnist_lab.__file__
+failed = {}
+for module in pkgutil.walk_packages(mnist_lab.__path__, "mnist_lab."):
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failed[module.name] = repr(error)
+print(json.dumps(failed))
+"""
+
+
+def test_every_module_of_the_grading_wheel_imports_from_the_wheel_alone(tmp_path):
+    """On Gradescope only the wheel's part of mnist_lab is installed: a grading module that
+    imports a module the wheel lacks fails there (as gradebook's mnist_lab.templating did)."""
+    wheel = write_grading_wheel(out_dir=tmp_path)
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    # -S: no site-packages and no .pth files, so an editable install's finder of mnist_lab
+    # cannot supply what the wheel lacks; the dependencies' folders are added back, last.
+    dirs = [folder for folder in site.getsitepackages() if Path(folder).is_dir()]
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", IMPORT_EVERY_MODULE, str(tmp_path / "site"), *dirs],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {}
 
 
 @pytest.fixture(scope="module")

@@ -403,8 +403,15 @@ AUTOGRADER_ZIP = "autograder.zip"
 # The parts of mnist_lab the grader needs (nothing a student could use as an answer beyond the
 # reference normalize/flatten the harness needs; no solutions, notebook, quiz or templates).
 WHEEL_PACKAGES = ("mnist_lab.grading", "mnist_lab.autograder")
-WHEEL_TOP_LEVEL_FILES = ("__init__.py", "constants.py", "archives.py", "files.py", "errors.py")
-WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]")
+WHEEL_TOP_LEVEL_FILES = (
+    "__init__.py",
+    "constants.py",
+    "archives.py",
+    "files.py",
+    "errors.py",
+    "templating.py",  # the gradebook's, which grading's input checks import
+)
+WHEEL_REQUIREMENTS = ("numpy", "tensorflow", "otter-grader[grading]", "jinja2")
 PINNED_DISTRIBUTIONS = ("tensorflow", "keras", "numpy")
 RUN_AUTOGRADER = """#!/bin/bash
 # Grades with mnist-lab's harness (student code in a sandboxed worker process), not otter's
