@@ -198,9 +198,14 @@ def autograder_zip(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_autograder_zip_layout(autograder_zip):
+    from importlib import metadata
+
+    from mnist_lab.grading.package import GRADESCOPE_VENV
+
     archive = zipfile.ZipFile(autograder_zip)
     names = set(archive.namelist())
-    assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json"} <= names
+    assert {"run_autograder", "setup.sh", "requirements.txt", "otter_config.json"} <= names
+    assert not names & {"environment.yml", "run_otter.py"}  # otter's conda setup is not used
     tests = sorted(n for n in names if n.startswith("tests/"))
     assert tests == sorted(f"tests/{f}.py" for f in FUNCTIONS)  # no conftest, no helper
     for name in FUNCTIONS:
@@ -208,11 +213,26 @@ def test_autograder_zip_layout(autograder_zip):
     support = sorted(n for n in names if n.startswith("files/"))
     assert len(support) == 1
     assert support[0].endswith(".whl")  # a .py support file would break .py grading
-    assert "run_gradescope()" in archive.read("run_autograder").decode()
-    environment = archive.read("environment.yml").decode()
-    assert f"python={sys.version_info.major}.{sys.version_info.minor}" in environment
-    assert f"/autograder/source/{support[0]}" in environment
-    assert "tensorflow==" in environment
+    requirements = archive.read("requirements.txt").decode().splitlines()
+    assert [line for line in requirements if not line.startswith("#")] == [
+        f"tensorflow=={metadata.version('tensorflow')}",
+        f"keras=={metadata.version('keras')}",
+        f"numpy=={metadata.version('numpy')}",
+        f"otter-grader[grading]=={metadata.version('otter-grader')}",
+        f"/autograder/source/{support[0]}",
+    ]
+    setup = archive.read("setup.sh").decode()
+    assert f"VENV={GRADESCOPE_VENV}\n" in setup
+    assert not GRADESCOPE_VENV.startswith("/root")
+    assert "pip install" in setup
+    assert '-r "$SOURCE/requirements.txt"' in setup
+    for download in ("wget", "curl", "miniforge", "mamba", "conda", "playwright install"):
+        assert download not in setup.lower(), download  # registries only: apt and pip
+    run_autograder = archive.read("run_autograder").decode()
+    assert f"{GRADESCOPE_VENV}/bin/python -m mnist_lab.grading.gradescope" in run_autograder
+    assert "chmod go-rwx /autograder/source" in run_autograder
+    for script in ("setup.sh", "run_autograder"):
+        assert archive.getinfo(script).external_attr >> 16 & 0o777 == 0o755
 
 
 @pytest.mark.slow
