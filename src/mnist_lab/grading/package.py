@@ -457,7 +457,8 @@ apt-get clean
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this as root for each submission. It grades with mnist-lab's harness (student
 # code in a sandboxed worker process, every verdict in the grader) and always writes
-# /autograder/results/results.json; it exits with status 2 when grading itself failed.
+# /autograder/results/results.json; when grading itself failed, that file says so and the exit
+# status is not 0.
 set -euo pipefail
 # Where the container forbids namespaces, only permissions keep the worker (a user of its own)
 # from the hidden tests: this folder is the autograder's own, in a throwaway container.
