@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import site
 import subprocess
 import sys
 import zipfile
@@ -150,6 +151,41 @@ def test_grading_wheel_holds_the_grader_and_no_solution(tmp_path):
     assert len(zipfile.ZipFile(wheel).read(record).decode().splitlines()) == len(names)
 
 
+IMPORT_EVERY_MODULE = """
+import importlib, json, pkgutil, sys
+sys.path.insert(0, sys.argv[1])
+sys.path += sys.argv[2:]  # the dependencies, without .pth files (an editable mnist_lab's)
+import mnist_lab
+assert mnist_lab.__file__.startswith(sys.argv[1]), mnist_lab.__file__
+failed = {}
+for module in pkgutil.walk_packages(mnist_lab.__path__, "mnist_lab."):
+    try:
+        importlib.import_module(module.name)
+    except Exception as error:
+        failed[module.name] = repr(error)
+print(json.dumps(failed))
+"""
+
+
+def test_every_module_of_the_grading_wheel_imports_from_the_wheel_alone(tmp_path):
+    """On Gradescope only the wheel's part of mnist_lab is installed: a grading module that
+    imports a module the wheel lacks fails there (as gradebook's mnist_lab.templating did)."""
+    wheel = write_grading_wheel(out_dir=tmp_path)
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    # -S: no site-packages and no .pth files, so an editable install's finder of mnist_lab
+    # cannot supply what the wheel lacks; the dependencies' folders are added back, last.
+    dirs = [folder for folder in site.getsitepackages() if Path(folder).is_dir()]
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", IMPORT_EVERY_MODULE, str(tmp_path / "site"), *dirs],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {}
+
+
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     return write_autograder(out_dir=tmp_path_factory.mktemp("zip"))
@@ -157,21 +193,43 @@ def autograder_zip(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_autograder_zip_layout(autograder_zip):
+    from importlib import metadata
+
+    from mnist_lab.grading.package import GRADESCOPE_VENV
+
     archive = zipfile.ZipFile(autograder_zip)
     names = set(archive.namelist())
-    assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json"} <= names
+    assert {"run_autograder", "setup.sh", "requirements.txt", "otter_config.json"} <= names
+    assert not names & {"environment.yml", "run_otter.py"}  # otter's conda setup is not used
     tests = sorted(n for n in names if n.startswith("tests/"))
-    assert tests == sorted(f"tests/{f}.py" for f in FUNCTIONS)  # no conftest, no helper
+    # No conftest, no helper; numbered so that they keep the assignment's order without it.
+    assert tests == [f"tests/{n:02d}-{f}.py" for n, f in enumerate(FUNCTIONS, start=1)]
     for name in FUNCTIONS:
-        assert archive.read(f"tests/{name}.py").decode() == autograder_sources()[name]
+        number = FUNCTIONS.index(name) + 1
+        assert archive.read(f"tests/{number:02d}-{name}.py").decode() == autograder_sources()[name]
     support = sorted(n for n in names if n.startswith("files/"))
     assert len(support) == 1
     assert support[0].endswith(".whl")  # a .py support file would break .py grading
-    assert "run_gradescope()" in archive.read("run_autograder").decode()
-    environment = archive.read("environment.yml").decode()
-    assert f"python={sys.version_info.major}.{sys.version_info.minor}" in environment
-    assert f"/autograder/source/{support[0]}" in environment
-    assert "tensorflow==" in environment
+    requirements = archive.read("requirements.txt").decode().splitlines()
+    assert [line for line in requirements if not line.startswith("#")] == [
+        f"tensorflow=={metadata.version('tensorflow')}",
+        f"keras=={metadata.version('keras')}",
+        f"numpy=={metadata.version('numpy')}",
+        f"otter-grader[grading]=={metadata.version('otter-grader')}",
+        f"/autograder/source/{support[0]}",
+    ]
+    setup = archive.read("setup.sh").decode()
+    assert f"VENV={GRADESCOPE_VENV}\n" in setup
+    assert not GRADESCOPE_VENV.startswith("/root")
+    assert "pip install" in setup
+    assert '-r "$SOURCE/requirements.txt"' in setup
+    for download in ("wget", "curl", "miniforge", "mamba", "conda", "playwright install"):
+        assert download not in setup.lower(), download  # registries only: apt and pip
+    run_autograder = archive.read("run_autograder").decode()
+    assert f"{GRADESCOPE_VENV}/bin/python -m mnist_lab.grading.gradescope" in run_autograder
+    assert "chmod go-rwx /autograder/source" in run_autograder
+    for script in ("setup.sh", "run_autograder"):
+        assert archive.getinfo(script).external_attr >> 16 & 0o777 == 0o755
 
 
 @pytest.mark.slow
