@@ -95,8 +95,15 @@ def run_gradescope(*, root: Path = Path("/autograder")) -> GradingResult:
 
 
 def main() -> int:
-    """``run_autograder``'s entry: exit 2 when grading failed (a grader error)."""
-    result = run_gradescope()
+    """``run_autograder``'s entry: exit 2 when grading failed (a grader error, whose results
+    file says so), with the error in Gradescope's log."""
+    try:
+        result = run_gradescope()
+    except Exception:  # run_gradescope wrote the results file saying grading failed
+        import traceback
+
+        traceback.print_exc()
+        return 2
     return 2 if result.grader_error is not None else 0
 
 
