@@ -25,6 +25,7 @@ from mnist_lab import files as atomic_files
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.batch import StudentOutcome, grade_batch
 from mnist_lab.grading.collect import Student, Submission
+from mnist_lab.grading.config import GradingConfig
 from mnist_lab.grading.grade import CaseResult, GradingResult
 from mnist_lab.grading.gradebook import GradebookError, GradedSubmission
 from mnist_lab.grading.report import REPORT_HTML, CourseReport, write_report
@@ -57,7 +58,7 @@ COLUMN_MAJOR_HIDDEN = (
 # What the sandbox and the session write when a limit stops a call (sandbox.py, session.py).
 TIMED_OUT = "Failed: calling normalize: timed out after 20 s"
 OUT_OF_MEMORY = "Failed: calling normalize: " + sandbox.Sandbox.memory_message(
-    SimpleNamespace(limits=sandbox.Limits(memory_bytes=2048 * 2**20))
+    SimpleNamespace(limits=GradingConfig(memory_bytes=2048 * 2**20))
 )
 BUDGET = "Failed: Not run: the time budget for grading was used up."
 # A submission that does not import: the grader notes why, and every case fails with it (a

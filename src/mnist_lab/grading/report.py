@@ -44,7 +44,7 @@ from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading.collect import readable_text
-from mnist_lab.grading.grade import FUNCTION_ORDER, CaseResult, GradingResult
+from mnist_lab.grading.grade import CaseResult, GradingResult
 from mnist_lab.grading.gradebook import (
     FEEDBACK_DIR,
     GradebookError,
@@ -446,9 +446,7 @@ def _functions(results: list[GradingResult]) -> tuple[FunctionRate, ...]:
             earned[1] += case.max_score
         for function, (score, most) in own.items():
             points.setdefault(function, []).append((round(score, 6), round(most, 6)))
-    names = sorted(
-        points, key=lambda n: FUNCTION_ORDER.index(n) if n in FUNCTION_ORDER else len(points)
-    )
+    names = list(points)  # results list their cases in the assignment's order
     return tuple(
         FunctionRate(
             name=name,
