@@ -21,14 +21,13 @@ from pathlib import Path
 
 from mnist_lab import __version__
 from mnist_lab.archives import ArchiveDateError, archive_date, deterministic_zip
-from mnist_lab.constants import ASSIGNMENT_NAME
+from mnist_lab.constants import ASSIGNMENT_NAME, MANIFEST, NOTEBOOK_NAME
 from mnist_lab.data import SAMPLE_RESOURCE
 from mnist_lab.errors import UserError
 from mnist_lab.quiz.build import DEFAULT_VARIANTS
 from mnist_lab.quiz.variants import MAX_VARIANTS
 from mnist_lab.stubs import STUDENT_MODULE, generate_stubs, solution_source
 
-MANIFEST = ".mnist-lab-build.json"
 DEFAULT_OUT = Path("mnist-lab-release")
 
 
@@ -114,7 +113,6 @@ RELEASE_PARTS = {
     "autograder": "upload autograder.zip to Gradescope (or: otter run -a ...)",
     "lms": "import into your LMS: QTI (Canvas, ...), Moodle XML, GIFT",
 }
-NOTEBOOK_NAME = "mnist_digits.ipynb"
 SOLUTION_NOTEBOOK_NAME = "mnist_digits_solution.ipynb"
 QUIZ_STAGING = "_quiz"
 

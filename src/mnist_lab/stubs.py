@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mnist_lab.constants import STUDENT_MODULE
 from mnist_lab.errors import UserError
 
 BEGIN_MARKER = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION \| hint: (?P<hint>\S.*?)\s*$")
@@ -28,7 +29,6 @@ END_MARKER = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
 # forms above are malformed (a typo must never leak an answer into the stubs).
 MARKER_LIKE = re.compile(r"^\s*#+\s*(BEGIN|END)\b.*\bSOL", re.IGNORECASE)
 
-STUDENT_MODULE = "digits.py"
 LINE_LENGTH = 100  # the project's ruff line length: stubs are formatted as ruff would
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tempfile
 import threading
 import time
@@ -457,9 +458,7 @@ def grade_submission(
     tests_dir = Path(tests_dir) if tests_dir is not None else default_tests_dir()
     config = _with(config, time_limit=time_limit, budget=budget, memory_bytes=memory_limit_bytes)
     if results_path is not None:
-        from mnist_lab.grading import inputs  # inputs imports this module
-
-        inputs.check_results_path(Path(results_path), submission=submission)
+        check_results_path(Path(results_path), submission=submission)
     options = SessionOptions(
         config=config,
         deadline=started + config.budget,
@@ -481,6 +480,29 @@ def grade_submission(
     if results_path is not None:
         write_results(result, Path(results_path))
     return result
+
+
+def check_results_path(results: Path, *, submission: Path) -> None:
+    """``--results`` can be written: not a folder, not the submission, inside folders."""
+    results = Path(results)
+    if results.is_dir():
+        raise GradingSetupError(
+            f"--results {results}: is a folder, expected the name of the results file "
+            f"(e.g. {results / 'results.json'})"
+        )
+    if results.exists() and results.resolve() == Path(submission).resolve():
+        raise GradingSetupError(
+            f"--results {results}: is the submission itself; grading would overwrite it"
+        )
+    if results.exists() and not results.is_file():
+        raise GradingSetupError(f"--results {results}: exists and is not a regular file")
+    folder = next(parent for parent in results.absolute().parents if parent.exists())
+    if not folder.is_dir():
+        raise GradingSetupError(f"--results {results}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise GradingSetupError(
+            f"--results {results}: cannot write in {folder} (permission denied)"
+        )
 
 
 def _with(config: GradingConfig, **overrides: Any) -> GradingConfig:

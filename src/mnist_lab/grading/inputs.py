@@ -9,7 +9,6 @@ first thing, so a mistake costs seconds, not a graded course whose results canno
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import tempfile
 import zipfile
@@ -41,23 +40,10 @@ def check_submission_file(path: Path, *, hint: str = "") -> None:
 
 def check_results_path(results: Path, *, submission: Path) -> None:
     """``--results`` can be written: not a folder, not the submission, inside folders."""
-    results = Path(results)
-    if results.is_dir():
-        raise InputError(
-            f"--results {results}: is a folder, expected the name of the results file "
-            f"(e.g. {results / 'results.json'})"
-        )
-    if results.exists() and results.resolve() == Path(submission).resolve():
-        raise InputError(
-            f"--results {results}: is the submission itself; grading would overwrite it"
-        )
-    if results.exists() and not results.is_file():
-        raise InputError(f"--results {results}: exists and is not a regular file")
-    folder = next(parent for parent in results.absolute().parents if parent.exists())
-    if not folder.is_dir():
-        raise InputError(f"--results {results}: {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"--results {results}: cannot write in {folder} (permission denied)")
+    try:
+        grade.check_results_path(Path(results), submission=Path(submission))
+    except grade.GradingSetupError as error:
+        raise InputError(str(error)) from None
 
 
 def check_tests_dir(tests_dir: Path | None) -> list[grade.Case]:
@@ -142,9 +128,13 @@ def check_assignment_name(assignment_name: str) -> None:
 def check_course_inputs(inputs: Sequence[Path]) -> None:
     """No input is the release itself: its ``student.zip`` or ``student/`` folder (graded as a
     course it made one fake student per file and folder), or the whole release folder."""
-    from mnist_lab.build import MANIFEST
-    from mnist_lab.notebook.write import NOTEBOOK_NAME, STUDENT_MODULE, TESTS_FOLDER
-    from mnist_lab.quiz.build import STUDENT_PAGE
+    from mnist_lab.constants import (
+        MANIFEST,
+        NOTEBOOK_NAME,
+        STUDENT_MODULE,
+        STUDENT_PAGE,
+        TESTS_FOLDER,
+    )
 
     student_folder = {STUDENT_MODULE, NOTEBOOK_NAME, f"{TESTS_FOLDER}/", STUDENT_PAGE}
     advice = "name the course's LMS download (a .zip) or a folder of submissions"

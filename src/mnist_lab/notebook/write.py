@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from mnist_lab.constants import STUDENT_MODULE, TESTS_FOLDER
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 
-NOTEBOOK_NAME = "mnist_digits.ipynb"
 SOURCE_RESOURCE = "student_notebook.py"
 HELPERS_MODULE = "notebook_helpers.py"  # shipped next to digits.py; the notebook imports it
-STUDENT_MODULE = "digits.py"
-TESTS_FOLDER = "tests"
 SAMPLE_PATH = Path("data") / "mnist_sample.npz"
 DEFAULT_CELL_TIMEOUT = 300.0  # seconds one cell may run; training the sample takes a few
 KERNEL_NAME = "mnist-lab-python3"  # a private kernel spec: the Python running mnist-lab

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mnist_lab.constants import STUDENT_PAGE
 from mnist_lab.errors import UserError
 from mnist_lab.quiz.bank import Bank, load_bank
 from mnist_lab.quiz.gift import gift_text
@@ -27,7 +28,6 @@ from mnist_lab.quiz.qti import qti_package
 from mnist_lab.quiz.variants import MAX_VARIANTS, bank_with_variants
 
 DEFAULT_VARIANTS = 3
-STUDENT_PAGE = "quiz.html"
 ANSWER_KEY = "answer-key.html"
 QTI_ZIP = "quiz-qti.zip"
 MOODLE_XML = "quiz-moodle.xml"
