@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,12 +70,21 @@ class BatchInterrupted(KeyboardInterrupt):
         )
 
 
+class Outcome(str, Enum):
+    """What happened to one student in a batch."""
+
+    GRADED = "graded"  # graded now
+    REUSED = "reused"  # graded by an earlier run, unchanged since
+    UNGRADABLE = "ungradable"  # no file to grade: every case 0 with the reason
+    ERROR = "error"  # the grader failed: kept out of the record, regraded next run
+
+
 @dataclass(frozen=True)
 class StudentOutcome:
     """One student's line in the batch: graded now, reused from an earlier run, or not graded."""
 
     key: str
-    status: str  # "graded" | "reused" | "ungradable" | "error"
+    status: Outcome
     score: float | None
     max_score: float | None
     seconds: float
@@ -83,7 +93,7 @@ class StudentOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
-            "status": self.status,
+            "status": self.status.value,
             "score": self.score,
             "max_score": self.max_score,
             "seconds": round(self.seconds, 2),
@@ -100,15 +110,15 @@ class BatchResult:
     jobs: int
     notes: list[str] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: Outcome) -> int:
         return sum(outcome.status == status for outcome in self.outcomes)
 
     def summary(self) -> str:
-        graded = self.count("graded")
+        graded = self.count(Outcome.GRADED)
         lines = [
             f"{len(self.outcomes)} submission(s) in {self.seconds:.1f} s with {self.jobs} job(s): "
-            f"{graded} graded now, {self.count('reused')} already graded, "
-            f"{self.count('ungradable')} ungradable, {self.count('error')} not graded "
+            f"{graded} graded now, {self.count(Outcome.REUSED)} already graded, "
+            f"{self.count(Outcome.UNGRADABLE)} ungradable, {self.count(Outcome.ERROR)} not graded "
             f"(grader error)"
         ]
         lines += self.notes
@@ -456,13 +466,13 @@ def _grade_in_parallel(
             raise sandbox.GradingCancelled()
         outcome, graded_item = grade_one(item, cancel)
         with counting:
-            if outcome.status == "error" and outcome.message.startswith("setup:"):
+            if outcome.status is Outcome.ERROR and outcome.message.startswith("setup:"):
                 setup_failures += 1
                 if setup_failures >= MAX_SETUP_FAILURES_IN_A_ROW:
                     cancel.set()
-            elif outcome.status in ("graded", "ungradable"):
+            elif outcome.status in (Outcome.GRADED, Outcome.UNGRADABLE):
                 setup_failures = 0
-        if outcome.status in ("graded", "ungradable"):
+        if outcome.status in (Outcome.GRADED, Outcome.UNGRADABLE):
             record = {
                 "fingerprint": fingerprint(item),
                 "status": outcome.status,
@@ -530,7 +540,7 @@ def _reuse(
         return None  # the results file is gone or damaged: grade again
     outcome = StudentOutcome(
         key=item.student.key,
-        status="reused",
+        status=Outcome.REUSED,
         score=result.score,
         max_score=result.max_score,
         seconds=float(entry.get("seconds", 0.0)),
@@ -556,7 +566,7 @@ def _grade_one(
     key = item.student.key
     results_path = out_dir / "results" / f"{key}.json"
 
-    def outcome(status: str, result: grade.GradingResult | None, message: str = "") -> Any:
+    def outcome(status: Outcome, result: grade.GradingResult | None, message: str = "") -> Any:
         return StudentOutcome(
             key=key,
             status=status,
@@ -575,7 +585,7 @@ def _grade_one(
         )
         grade.write_results(result, results_path)
         graded = GradedSubmission(submission=item, result=result)
-        return outcome("ungradable", result, message), graded
+        return outcome(Outcome.UNGRADABLE, result, message), graded
 
     if item.path is None:
         return ungradable(item.problem or "no submission file")
@@ -591,10 +601,10 @@ def _grade_one(
         return ungradable(str(error))
     except Exception as error:  # a bug in mnist-lab: this student is not graded, the rest are
         message = f"the grader failed: {type(error).__name__}: {error}"
-        return outcome("error", None, message), GradedSubmission(item, None, message)
+        return outcome(Outcome.ERROR, None, message), GradedSubmission(item, None, message)
     if result.grader_error is not None:  # kept out of the record: the next run grades it again
         message = f"grader error (will be regraded): {result.grader_error}"
         if "sandbox did not start" in result.grader_error:
             message = f"setup: {message}"
-        return outcome("error", None, message), GradedSubmission(item, None, message)
-    return outcome("graded", result), GradedSubmission(submission=item, result=result)
+        return outcome(Outcome.ERROR, None, message), GradedSubmission(item, None, message)
+    return outcome(Outcome.GRADED, result), GradedSubmission(submission=item, result=result)

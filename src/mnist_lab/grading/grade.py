@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,13 @@ class GradingSetupError(UserError):
     """The grader cannot run as asked (no tests, an unusable tests folder, a bad option)."""
 
 
+class CaseStatus(str, Enum):
+    """A case's outcome (the value is what Gradescope's results call it)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
 @dataclass
 class CaseResult:
     """One test case's outcome."""
@@ -71,6 +79,10 @@ class CaseResult:
     hidden: bool
     output: str
 
+    @property
+    def status(self) -> CaseStatus:
+        return CaseStatus.PASSED if self.passed else CaseStatus.FAILED
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -78,7 +90,7 @@ class CaseResult:
             "max_score": self.max_score,
             "output": self.output,
             "visibility": HIDDEN_VISIBILITY if self.hidden else "visible",
-            "status": "passed" if self.passed else "failed",
+            "status": self.status.value,
             "extra_data": {"function": self.function},
         }
 
@@ -152,7 +164,7 @@ class GradingResult:
                     ),
                     score=float(case["score"]),
                     max_score=float(case["max_score"]),
-                    passed=case.get("status", "passed") == "passed",
+                    passed=case.get("status", "passed") == CaseStatus.PASSED.value,
                     hidden=case.get("visibility", "visible") != "visible",
                     output=str(case.get("output", "")),
                 )

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mnist_lab.constants import STUDENT_MODULE, TESTS_FOLDER
+from mnist_lab.constants import NOTEBOOK_NAME, STUDENT_MODULE, TESTS_FOLDER  # noqa: F401
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 
