@@ -15,7 +15,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from mnist_lab import __version__
 from mnist_lab.constants import ASSIGNMENT_NAME
@@ -235,7 +235,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         announce=announce,
     )
     print(
-        f"trained {result.epochs} epoch(s) on {result.train_images:,} images "
+        f"trained {result.epochs} epoch{'' if result.epochs == 1 else 's'} on "
+        f"{result.train_images:,} images "
         f"in {result.seconds:.1f} s"
     )
     print(f"train accuracy: {result.train_accuracy:.2%}")
@@ -307,15 +308,8 @@ PRACTICE_QUIZ_OPTION = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default, not a copy
-
-    parser = Parser(
-        prog=PROG,
-        description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _add_build(commands: Any) -> None:
+    from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default
 
     build = commands.add_parser(
         "build",
@@ -358,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     build.set_defaults(handler=cmd_build)
 
+
+def _add_train(commands: Any) -> None:
     train = commands.add_parser(
         "train",
         help="train the reference model and report its accuracy",
@@ -379,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=cmd_train)
 
+
+def _add_stubs(commands: Any) -> None:
     stubs = commands.add_parser(
         "stubs",
         help="check (or rewrite) the student stubs against the reference solution",
@@ -401,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stubs.set_defaults(handler=cmd_stubs)
 
+
+def _add_grade(commands: Any) -> None:
     grade = commands.add_parser(
         "grade",
         help="grade submissions (one file, or a course's: folders, LMS bulk-download zips)",
@@ -484,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.set_defaults(handler=cmd_grade)
 
+
+def _add_check(commands: Any) -> None:
     check = commands.add_parser(
         "check",
         help="run the public checks on your digits.py (exit 1 unless all pass)",
@@ -493,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tests", type=Path, default=None, help=argparse.SUPPRESS)
     check.set_defaults(handler=cmd_check)
 
+
+def _add_doctor(commands: Any) -> None:
     doctor = commands.add_parser(
         "doctor",
         help="say which sandbox protections grading gets on this machine",
@@ -501,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
         "grading cannot run here at all.",
     )
     doctor.set_defaults(handler=cmd_doctor)
+
+
+def _add_quiz(commands: Any) -> None:
+    from mnist_lab.quiz.build import DEFAULT_VARIANTS  # the quiz's own default
+
     quiz = commands.add_parser(
         "quiz",
         help="write the quiz: self-check page, answer key, QTI zip, Moodle XML, GIFT",
@@ -527,6 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_argument(*PRACTICE_QUIZ_FLAG, **PRACTICE_QUIZ_OPTION)
     quiz.set_defaults(handler=cmd_quiz)
 
+
+def _add_autograder(commands: Any) -> None:
     autograder = commands.add_parser(
         "autograder",
         help="write autograder.zip for Gradescope (also graded by otter run)",
@@ -546,6 +557,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="total points; every case is scaled to add up to it (default: the tests' own 80)",
     )
     autograder.set_defaults(handler=cmd_autograder)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=PROG,
+        description="An auto-graded exercise and quiz on handwritten-digit recognition (MNIST).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (
+        _add_build,
+        _add_train,
+        _add_stubs,
+        _add_grade,
+        _add_check,
+        _add_doctor,
+        _add_quiz,
+        _add_autograder,
+    ):
+        add(commands)
     return parser
 
 

@@ -268,14 +268,14 @@ def test_the_command_grades_a_folder_and_ctrl_c_stops_it_cleanly(tmp_path: Path)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert "1 of 2 submission(s) are graded and kept" in stderr
+    assert "1 of 2 submissions are graded and kept" in stderr
     assert "run the same command again" in stderr
 
     finished = subprocess.run(
         [*command, "--time-limit", "2"], capture_output=True, text=True, timeout=300
     )
     assert finished.returncode == 0, finished.stderr
-    assert "2 submission(s)" in finished.stdout
+    assert "2 submissions in" in finished.stdout
     assert scores(out)["alice"] == TOTAL
     assert scores(out)["bob"] == TOTAL - points_of("normalize")
 
@@ -347,7 +347,7 @@ def test_a_moodle_download_graded_by_the_command_gives_an_uploadable_worksheet(
         archive.writestr("Sam Lee_58_assignsubmission_file_/digits.py", stubs())
         archive.writestr("Ann Bo_59_assignsubmission_onlinetext_/onlinetext.html", "<p>hi</p>")
     assert main(["grade", str(download), "--out", str(tmp_path / "out"), "--jobs", "2"]) == 0
-    assert "3 submission(s)" in capsys.readouterr().out
+    assert "3 submissions in" in capsys.readouterr().out
     with open(tmp_path / "out" / "moodle.csv", newline="", encoding="utf-8") as stream:
         rows = {row["Identifier"]: row for row in csv.DictReader(stream)}
     assert {key: (row["Full name"], row["Grade"]) for key, row in rows.items()} == {

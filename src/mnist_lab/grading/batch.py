@@ -56,6 +56,11 @@ STATE_VERSION = 1
 MAX_SETUP_FAILURES_IN_A_ROW = 3
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 submission``, ``2 submissions``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 class BatchError(UserError):
     """The batch cannot run (bad inputs, bad --out, a grader that cannot start here)."""
 
@@ -65,7 +70,8 @@ class BatchInterrupted(KeyboardInterrupt):
 
     def __init__(self, *, done: int, total: int, out_dir: Path) -> None:
         super().__init__(
-            f"interrupted: {done} of {total} submission(s) are graded and kept in {out_dir}; "
+            f"interrupted: {done} of {_count(total, 'submission')} are graded and kept in "
+            f"{out_dir}; "
             "run the same command again to grade the rest"
         )
 
@@ -116,7 +122,8 @@ class BatchResult:
     def summary(self) -> str:
         graded = self.count(Outcome.GRADED)
         lines = [
-            f"{len(self.outcomes)} submission(s) in {self.seconds:.1f} s with {self.jobs} job(s): "
+            f"{_count(len(self.outcomes), 'submission')} in {self.seconds:.1f} s with "
+            f"{_count(self.jobs, 'job')}: "
             f"{graded} graded now, {self.count(Outcome.REUSED)} already graded, "
             f"{self.count(Outcome.UNGRADABLE)} ungradable, {self.count(Outcome.ERROR)} not graded "
             f"(grader error)"

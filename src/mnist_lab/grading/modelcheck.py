@@ -269,7 +269,8 @@ def architecture_problems(recognition: Recognition, expected: list[tuple[int, st
     problems = []
     layers = recognition.layers
     if len(layers) != len(expected):
-        problems.append(f"it has {len(layers)} Dense layer(s), not {len(expected)}")
+        noun = "layer" if len(layers) == 1 else "layers"
+        problems.append(f"it has {len(layers)} Dense {noun}, not {len(expected)}")
         return problems
     for index, (layer, (units, activation)) in enumerate(zip(layers, expected, strict=True)):
         what = "output" if index == len(layers) - 1 else "hidden"

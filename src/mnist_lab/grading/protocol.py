@@ -279,61 +279,150 @@ def _is_tensor(value: Any) -> bool:
     return module.startswith("tensorflow.") and type(value).__name__ == "EagerTensor"
 
 
+def _opaque(value: Any, text: str | None = None) -> dict[str, Any]:
+    return {"t": "opaque", "type": type_name_of(value), "repr": text or safe_repr(value)}
+
+
+def _encode_array(value: np.ndarray, **_: Any) -> dict[str, Any]:
+    if value.dtype.hasobject or value.dtype.kind == "V":
+        return {"t": "opaque", "type": "numpy.ndarray[object]", "repr": safe_repr(value)}
+    return {"t": "array", "npy": _npy_bytes(value)}
+
+
+def _encode_sequence(value: list | tuple, *, again: Any) -> dict[str, Any]:
+    return {"t": type(value).__name__, "items": [again(item) for item in value]}
+
+
+def _encode_dict(value: dict, *, again: Any) -> dict[str, Any]:
+    return {"t": "dict", "items": [[again(key), again(item)] for key, item in dict.items(value)]}
+
+
+def _encode_spec(value: ModelSpec, *, again: Any) -> dict[str, Any]:
+    return {"t": "modelspec", "input_dim": again(value.input_dim), "layers": again(value.layers)}
+
+
+# Exact types only (a subclass of any of these is Opaque): type -> encoder.
+_ENCODERS: dict[type, Any] = {
+    type(None): lambda value, **_: {"t": "none"},
+    bool: lambda value, **_: {"t": "bool", "v": bool(value)},
+    int: lambda value, **_: {"t": "int", "v": str(int.__repr__(value))},
+    float: lambda value, **_: {"t": "float", "v": float.__repr__(value)},
+    str: lambda value, **_: {"t": "str", "v": str.__str__(value)},
+    np.ndarray: _encode_array,
+    list: _encode_sequence,
+    tuple: _encode_sequence,
+    dict: _encode_dict,
+    ModelSpec: _encode_spec,
+    ModelHandle: lambda value, **_: {"t": "model", "handle": int(value.handle)},
+    RemoteModel: lambda value, **_: {"t": "model", "handle": int(value.handle)},
+}
+
+
 def encode_value(value: Any, *, register_model: Any = None, depth: int = 0) -> dict[str, Any]:
     """Encode a value as a tagged JSON tree (exact types only: subclasses become Opaque)."""
     if depth > MAX_DEPTH:
-        return {"t": "opaque", "type": type_name_of(value), "repr": "<nested too deeply>"}
+        return _opaque(value, "<nested too deeply>")
+
+    def again(item: Any) -> dict[str, Any]:
+        return encode_value(item, register_model=register_model, depth=depth + 1)
+
     kind = type(value)
-    if value is None:
-        return {"t": "none"}
-    if kind is bool:
-        return {"t": "bool", "v": bool(value)}
-    if kind is int:
-        return {"t": "int", "v": str(int.__repr__(value))}
-    if kind is float:
-        return {"t": "float", "v": float.__repr__(value)}
-    if kind is str:
-        return {"t": "str", "v": str.__str__(value)}
-    if kind is np.ndarray:
-        if value.dtype.hasobject or value.dtype.kind == "V":
-            return {"t": "opaque", "type": "numpy.ndarray[object]", "repr": safe_repr(value)}
-        return {"t": "array", "npy": _npy_bytes(value)}
+    if kind in _ENCODERS:
+        return _ENCODERS[kind](value, again=again)
     if kind in _NUMPY_SCALAR_TYPES:
         return {"t": "scalar", "npy": _npy_bytes(np.asarray(value))}
-    if kind is list or kind is tuple:
-        items = [
-            encode_value(item, register_model=register_model, depth=depth + 1) for item in value
-        ]
-        return {"t": "list" if kind is list else "tuple", "items": items}
-    if kind is dict:
-        pairs = [
-            [
-                encode_value(key, register_model=register_model, depth=depth + 1),
-                encode_value(item, register_model=register_model, depth=depth + 1),
-            ]
-            for key, item in dict.items(value)
-        ]
-        return {"t": "dict", "items": pairs}
-    if kind is ModelSpec:
-        return {
-            "t": "modelspec",
-            "input_dim": encode_value(value.input_dim, depth=depth + 1),
-            "layers": encode_value(list(value.layers), depth=depth + 1),
-        }
-    if kind is ModelHandle or kind is RemoteModel:
-        return {"t": "model", "handle": int(value.handle)}
     if _is_tensor(value):
         try:
             array = np.asarray(value.numpy())
         except BaseException:
             array = None
         if type(array) is np.ndarray:
-            return encode_value(array, depth=depth + 1)
+            return again(array)
     if register_model is not None:
         handle = register_model(value)
         if handle is not None:
             return {"t": "model", "handle": int(handle)}
-    return {"t": "opaque", "type": type_name_of(value), "repr": safe_repr(value)}
+    return _opaque(value)
+
+
+def _text_of(tree: dict, *, longest: int, kind: str) -> str:
+    text = tree["v"]
+    if not isinstance(text, str) or len(text) > longest:
+        raise ProtocolError(f"bad {kind}")
+    return text
+
+
+def _decode_bool(tree: dict, **_: Any) -> bool:
+    if not isinstance(tree["v"], bool):
+        raise ProtocolError("bad bool")
+    return tree["v"]
+
+
+def _decode_float(tree: dict, **_: Any) -> float:
+    text = _text_of(tree, longest=40, kind="float")
+    number = float(text)
+    if not (math.isfinite(number) or text.lstrip("-") in ("inf", "nan")):
+        raise ProtocolError("bad float")
+    return number
+
+
+def _decode_scalar(tree: dict, **_: Any) -> Any:
+    array = _npy_array(tree["npy"])
+    if array.ndim != 0:
+        raise ProtocolError("scalar payload is not 0-dimensional")
+    return array[()]
+
+
+def _items(tree: dict, kind: str) -> list:
+    if not isinstance(tree["items"], list):
+        raise ProtocolError(f"bad {kind}")
+    return tree["items"]
+
+
+def _decode_dict(tree: dict, *, again: Any) -> dict:
+    result = {}
+    for pair in _items(tree, "dict"):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ProtocolError("bad dict item")
+        try:
+            result[again(pair[0])] = again(pair[1])
+        except TypeError:
+            raise ProtocolError("unhashable dict key") from None
+    return result
+
+
+def _decode_model(tree: dict, *, make_model: Any, **_: Any) -> Any:
+    handle = tree["handle"]
+    if type(handle) is not int:
+        raise ProtocolError("bad model handle")
+    return make_model(handle) if make_model is not None else ModelHandle(handle)
+
+
+def _decode_opaque(tree: dict, **_: Any) -> Opaque:
+    type_name, text = tree["type"], tree["repr"]
+    if not isinstance(type_name, str) or not isinstance(text, str):
+        raise ProtocolError("bad opaque value")
+    return Opaque(type_name[:200], text[:200])
+
+
+# tag -> decoder; every decoder checks what it reads (nothing is trusted, nothing evaluated).
+_DECODERS: dict[str, Any] = {
+    "none": lambda tree, **_: None,
+    "bool": _decode_bool,
+    "int": lambda tree, **_: int(_text_of(tree, longest=5000, kind="int")),
+    "float": _decode_float,
+    "str": lambda tree, **_: _text_of(tree, longest=10**9, kind="str"),
+    "array": lambda tree, **_: _npy_array(tree["npy"]),
+    "scalar": _decode_scalar,
+    "list": lambda tree, *, again, **_: [again(item) for item in _items(tree, "sequence")],
+    "tuple": lambda tree, *, again, **_: tuple(again(item) for item in _items(tree, "sequence")),
+    "dict": lambda tree, *, again, **_: _decode_dict(tree, again=again),
+    "modelspec": lambda tree, *, again, **_: ModelSpec(
+        layers=again(tree["layers"]), input_dim=again(tree["input_dim"])
+    ),
+    "model": _decode_model,
+    "opaque": _decode_opaque,
+}
 
 
 def decode_value(tree: Any, *, make_model: Any = None, depth: int = 0) -> Any:
@@ -343,75 +432,19 @@ def decode_value(tree: Any, *, make_model: Any = None, depth: int = 0) -> Any:
     if not isinstance(tree, dict) or not isinstance(tree.get("t"), str):
         raise ProtocolError("value is not a tagged object")
     tag = tree["t"]
-    again = {"make_model": make_model, "depth": depth + 1}
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
+        raise ProtocolError(f"unknown value kind {tag!r}")
+
+    def again(item: Any) -> Any:
+        return decode_value(item, make_model=make_model, depth=depth + 1)
+
     try:
-        if tag == "none":
-            return None
-        if tag == "bool":
-            if not isinstance(tree["v"], bool):
-                raise ProtocolError("bad bool")
-            return tree["v"]
-        if tag == "int":
-            text = tree["v"]
-            if not isinstance(text, str) or len(text) > 5000:
-                raise ProtocolError("bad int")
-            return int(text)
-        if tag == "float":
-            text = tree["v"]
-            if not isinstance(text, str) or len(text) > 40:
-                raise ProtocolError("bad float")
-            number = float(text)
-            if not (math.isfinite(number) or text.lstrip("-") in ("inf", "nan")):
-                raise ProtocolError("bad float")
-            return number
-        if tag == "str":
-            if not isinstance(tree["v"], str):
-                raise ProtocolError("bad str")
-            return tree["v"]
-        if tag == "array":
-            return _npy_array(tree["npy"])
-        if tag == "scalar":
-            array = _npy_array(tree["npy"])
-            if array.ndim != 0:
-                raise ProtocolError("scalar payload is not 0-dimensional")
-            return array[()]
-        if tag in ("list", "tuple"):
-            if not isinstance(tree["items"], list):
-                raise ProtocolError("bad sequence")
-            items = [decode_value(item, **again) for item in tree["items"]]
-            return items if tag == "list" else tuple(items)
-        if tag == "dict":
-            if not isinstance(tree["items"], list):
-                raise ProtocolError("bad dict")
-            result = {}
-            for pair in tree["items"]:
-                if not isinstance(pair, list) or len(pair) != 2:
-                    raise ProtocolError("bad dict item")
-                key = decode_value(pair[0], **again)
-                try:
-                    result[key] = decode_value(pair[1], **again)
-                except TypeError:
-                    raise ProtocolError("unhashable dict key") from None
-            return result
-        if tag == "modelspec":
-            layers = decode_value(tree["layers"], **again)
-            input_dim = decode_value(tree["input_dim"], **again)
-            return ModelSpec(layers=layers, input_dim=input_dim)
-        if tag == "model":
-            handle = tree["handle"]
-            if type(handle) is not int:
-                raise ProtocolError("bad model handle")
-            return make_model(handle) if make_model is not None else ModelHandle(handle)
-        if tag == "opaque":
-            type_name, text = tree["type"], tree["repr"]
-            if not isinstance(type_name, str) or not isinstance(text, str):
-                raise ProtocolError("bad opaque value")
-            return Opaque(type_name[:200], text[:200])
+        return decoder(tree, again=again, make_model=make_model)
     except KeyError as missing:
         raise ProtocolError(f"value of kind {tag!r} lacks {missing}") from None
     except ValueError as error:
         raise ProtocolError(f"bad value of kind {tag!r}: {error}") from None
-    raise ProtocolError(f"unknown value kind {tag!r}")
 
 
 def exception_payload(error: BaseException) -> dict[str, Any]:

@@ -322,24 +322,41 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
     if not isinstance(raw, Mapping):
         check.add(f"#{index + 1}", None, f"must be a mapping of fields, got {type(raw).__name__}")
         return None
-    raw_id = raw.get("id")
-    if isinstance(raw_id, str) and ID_PATTERN.fullmatch(raw_id):
-        qid = raw_id
-        if qid in seen_ids:
-            check.add(qid, "id", "duplicate id (ids must be unique in the bank)")
-        seen_ids.add(qid)
-    else:
-        qid = f"#{index + 1}"  # name it by position until it has a usable id
-        if raw_id is None:
-            check.add(qid, "id", "missing")
-        else:
-            check.add(qid, "id", f"{raw_id!r} is not an id: use lowercase letters, digits and -")
+    qid = _question_id(check, raw.get("id"), index, seen_ids)
     problems_before = len(check.problems)
-
     qtype = raw.get("type")
     if qtype not in QUESTION_TYPES:
         check.add(qid, "type", f"{qtype!r} is not one of {', '.join(QUESTION_TYPES)}")
         return None
+    _check_field_names(check, qid, qtype, raw)
+    fields: dict[str, Any] = {"id": qid, "type": qtype}
+    for name in _TEXT_FIELDS:
+        fields[name] = _text(check, qid, raw, name, required=False)
+    if fields["reference_answer"] and not fields["reference_answer"].endswith(SENTENCE_END):
+        check.add(qid, "reference_answer", "must be written in full sentences (end with . ! ?)")
+    for name, (default, read) in _FIELD_READERS.items():
+        fields[name] = read(check, qid, raw[name]) if name in raw else default
+    fields.update(_TYPE_READERS[qtype](check, qid, qtype, raw, fields["points"]))
+    if len(check.problems) > problems_before:
+        return None
+    return Question(**fields)
+
+
+def _question_id(check: _Checker, raw_id: Any, index: int, seen_ids: set[str]) -> str:
+    if isinstance(raw_id, str) and ID_PATTERN.fullmatch(raw_id):
+        if raw_id in seen_ids:
+            check.add(raw_id, "id", "duplicate id (ids must be unique in the bank)")
+        seen_ids.add(raw_id)
+        return raw_id
+    qid = f"#{index + 1}"  # name it by position until it has a usable id
+    if raw_id is None:
+        check.add(qid, "id", "missing")
+    else:
+        check.add(qid, "id", f"{raw_id!r} is not an id: use lowercase letters, digits and -")
+    return qid
+
+
+def _check_field_names(check: _Checker, qid: str, qtype: str, raw: Mapping) -> None:
     allowed = _COMMON_FIELDS | _TYPE_FIELDS[qtype]
     for name in raw:
         if name not in allowed:
@@ -353,91 +370,102 @@ def _question(check: _Checker, raw: Any, index: int, seen_ids: set[str]) -> Ques
         if name not in raw and name not in ("id", "type"):
             check.add(qid, name, "missing")
 
-    stem = _text(check, qid, raw, "stem", required=False)
-    reference = _text(check, qid, raw, "reference_answer", required=False)
-    if reference and not reference.endswith(SENTENCE_END):
-        check.add(qid, "reference_answer", "must be written in full sentences (end with . ! ?)")
-    objective = _text(check, qid, raw, "objective", required=False)
-    feedback_correct = _text(check, qid, raw, "feedback_correct", required=False)
-    feedback_incorrect = _text(check, qid, raw, "feedback_incorrect", required=False)
-    figure = raw.get("figure")
-    if figure is not None and figure not in FIGURES:
-        check.add(qid, "figure", f"{figure!r} is not one of {', '.join(sorted(FIGURES))}")
 
-    tags: tuple[str, ...] = ()
-    raw_tags = raw.get("tags")
-    if "tags" in raw:
-        if (
-            not isinstance(raw_tags, list)
-            or not raw_tags
-            or not all(isinstance(tag, str) and ID_PATTERN.fullmatch(tag) for tag in raw_tags)
-        ):
-            check.add(qid, "tags", "must be a non-empty list of lowercase words (a-z, 0-9, -)")
-        else:
-            tags = tuple(raw_tags)
+_TEXT_FIELDS = (
+    "stem",
+    "reference_answer",
+    "objective",
+    "feedback_correct",
+    "feedback_incorrect",
+)
 
-    points = 0.0
-    if "points" in raw:
-        if not _is_number(raw["points"]) or raw["points"] <= 0:
-            check.add(qid, "points", f"must be a number greater than 0, got {raw['points']!r}")
-        else:
-            points = float(raw["points"])
 
-    source = raw.get("source", "extra")
-    if source not in SOURCES:
-        check.add(qid, "source", f"{source!r} is not one of {', '.join(SOURCES)}")
-    variant_of = raw.get("variant_of")
-    if variant_of is not None and not (
-        isinstance(variant_of, str) and ID_PATTERN.fullmatch(variant_of)
+def _read_figure(check: _Checker, qid: str, value: Any) -> str | None:
+    if value is not None and value not in FIGURES:
+        check.add(qid, "figure", f"{value!r} is not one of {', '.join(sorted(FIGURES))}")
+    return value
+
+
+def _read_tags(check: _Checker, qid: str, value: Any) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(tag, str) and ID_PATTERN.fullmatch(tag) for tag in value)
     ):
-        check.add(qid, "variant_of", f"{variant_of!r} is not a question id")
+        check.add(qid, "tags", "must be a non-empty list of lowercase words (a-z, 0-9, -)")
+        return ()
+    return tuple(value)
 
-    options: tuple[Option, ...] = ()
-    answer: float | None = None
-    tolerance = 0.0
-    accepted: tuple[str, ...] = ()
-    normalise: tuple[str, ...] = ()
-    if qtype in ("single", "multiple") and "options" in raw:
-        options = _options(check, qid, qtype, raw["options"])
-    if qtype == "numeric":
-        if "answer" in raw:
-            if _is_number(raw["answer"]):
-                answer = float(raw["answer"])
-            else:
-                check.add(qid, "answer", f"must be a finite number, got {raw['answer']!r}")
-        raw_tolerance = raw.get("tolerance", 0)
-        if not _is_number(raw_tolerance) or raw_tolerance < 0:
-            check.add(qid, "tolerance", f"must be a number >= 0, got {raw_tolerance!r}")
+
+def _read_points(check: _Checker, qid: str, value: Any) -> float:
+    if not _is_number(value) or value <= 0:
+        check.add(qid, "points", f"must be a number greater than 0, got {value!r}")
+        return 0.0
+    return float(value)
+
+
+def _read_source(check: _Checker, qid: str, value: Any) -> str:
+    if value not in SOURCES:
+        check.add(qid, "source", f"{value!r} is not one of {', '.join(SOURCES)}")
+    return value
+
+
+def _read_variant_of(check: _Checker, qid: str, value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and ID_PATTERN.fullmatch(value)):
+        check.add(qid, "variant_of", f"{value!r} is not a question id")
+    return value
+
+
+# field -> (value when absent, reader that checks it and gives the Question's value)
+_FIELD_READERS: dict[str, tuple[Any, Any]] = {
+    "figure": (None, _read_figure),
+    "tags": ((), _read_tags),
+    "points": (0.0, _read_points),
+    "source": ("extra", _read_source),
+    "variant_of": (None, _read_variant_of),
+}
+
+
+def _choice_fields(check: _Checker, qid: str, qtype: str, raw: Mapping, _: float) -> dict:
+    if "options" not in raw:
+        return {}
+    return {"options": _options(check, qid, qtype, raw["options"])}
+
+
+def _numeric_fields(check: _Checker, qid: str, qtype: str, raw: Mapping, _: float) -> dict:
+    fields: dict[str, Any] = {}
+    if "answer" in raw:
+        if _is_number(raw["answer"]):
+            fields["answer"] = float(raw["answer"])
         else:
-            tolerance = float(raw_tolerance)
-    if qtype == "short":
-        accepted, normalise = _short(check, qid, raw)
-    rubric: tuple[RubricItem, ...] = ()
-    if qtype == "text" and "rubric" in raw:
-        rubric = _rubric(check, qid, raw["rubric"], points)
+            check.add(qid, "answer", f"must be a finite number, got {raw['answer']!r}")
+    raw_tolerance = raw.get("tolerance", 0)
+    if not _is_number(raw_tolerance) or raw_tolerance < 0:
+        check.add(qid, "tolerance", f"must be a number >= 0, got {raw_tolerance!r}")
+    else:
+        fields["tolerance"] = float(raw_tolerance)
+    return fields
 
-    if len(check.problems) > problems_before:
-        return None
-    return Question(
-        id=qid,
-        type=qtype,
-        stem=stem,
-        reference_answer=reference,
-        objective=objective,
-        tags=tags,
-        points=points,
-        source=source,
-        options=options,
-        answer=answer,
-        tolerance=tolerance,
-        accepted=accepted,
-        normalise=normalise,
-        feedback_correct=feedback_correct,
-        feedback_incorrect=feedback_incorrect,
-        variant_of=variant_of,
-        rubric=rubric,
-        figure=figure,
-    )
+
+def _short_fields(check: _Checker, qid: str, qtype: str, raw: Mapping, _: float) -> dict:
+    accepted, normalise = _short(check, qid, raw)
+    return {"accepted": accepted, "normalise": normalise}
+
+
+def _text_fields(check: _Checker, qid: str, qtype: str, raw: Mapping, points: float) -> dict:
+    if "rubric" not in raw:
+        return {}
+    return {"rubric": _rubric(check, qid, raw["rubric"], points)}
+
+
+# question type -> the reader of its own fields
+_TYPE_READERS = {
+    "single": _choice_fields,
+    "multiple": _choice_fields,
+    "numeric": _numeric_fields,
+    "short": _short_fields,
+    "text": _text_fields,
+}
 
 
 def _options(check: _Checker, qid: str, qtype: str, raw_options: Any) -> tuple[Option, ...]:
