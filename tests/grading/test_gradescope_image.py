@@ -251,7 +251,7 @@ def expected_cases(autograder_zip: Path, tmp_path: Path) -> list:
     with zipfile.ZipFile(autograder_zip) as archive:
         names = [n for n in archive.namelist() if n.startswith("tests/")]
         archive.extractall(tmp_path, members=names)
-    return load_cases(tmp_path / "tests")
+    return sorted(load_cases(tmp_path / "tests"), key=lambda case: case.order)  # reported order
 
 
 def assert_graded(results: dict, cases: list) -> None:

@@ -208,11 +208,12 @@ def test_the_worker_cannot_read_tests_fixtures_or_solutions(request: pytest.Fixt
         "PACKAGE_DIR": str(package),
         "GIT_DIR": str(git),
     }
-    # A probe case, graded in the grader, fails when the worker could read anything secret.
-    (tests_dir / "zz_probe.py").write_text(
-        "from otter.test_files import test_case\n"
-        "OK_FORMAT = False\nname = 'confusion'\npoints = 1\n\n"
-        "@test_case(points=1, hidden=True)\n"
+    # A probe case (in confusion's file, 1 point more), graded in the grader, fails when the
+    # worker could read anything secret.
+    confusion = tests_dir / "confusion.py"
+    confusion.write_text(
+        confusion.read_text(encoding="utf-8").replace("points = 20", "points = 21")
+        + "\n\n@test_case(points=1, hidden=True)\n"
         "def test_probe(stolen):\n"
         '    """nothing secret is readable"""\n'
         "    found = stolen()\n"

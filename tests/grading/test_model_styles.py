@@ -43,12 +43,12 @@ def build_model_titles() -> list[str]:
     return [case.title for case in cases]
 
 
-def assert_fails_exactly(lost: set[str], name: str) -> None:
+def assert_fails_exactly(lost: set[str], name: str, outputs: dict | None = None) -> None:
     expected = failing_titles(name)
     titles = build_model_titles()
     wanted = {t for t in titles if any(t.startswith(prefix) for prefix in expected)}
     assert all(any(t.startswith(p) for t in titles) for p in expected), expected
-    assert lost == wanted, name
+    assert lost == wanted, (name, {t: (outputs or {}).get(t, "")[:300] for t in lost ^ wanted})
 
 
 def test_the_corpus_is_large_and_each_style_differs_from_the_reference_in_build_model_only():
@@ -90,12 +90,12 @@ def batch_results(tmp_path_factory) -> dict[str, dict]:
 def test_harness_judges_the_model_by_what_it_does(batch_results, name):
     data = batch_results[name]
     assert "grader_error" not in data.get("extra_data", {}).get("mnist_lab", {}), data["output"]
-    lost = {
-        test["name"].removeprefix("build_model: ")
+    outputs = {
+        test["name"].removeprefix("build_model: "): test["output"]
         for test in data["tests"]
         if test["score"] != test["max_score"]
     }
-    assert_fails_exactly(lost, name)
+    assert_fails_exactly(set(outputs), name, outputs)
 
 
 @pytest.fixture
