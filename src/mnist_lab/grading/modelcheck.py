@@ -378,10 +378,17 @@ def same_weights(
     layers: list[DenseLayer], expected: list[np.ndarray], actual: list, *, atol: float = 2e-5
 ) -> bool:
     """Whether the model's weight list ``actual`` holds ``expected`` (kernel, bias per layer of
-    ``layers``, as ``adam_steps`` gives them) within ``atol``."""
+    ``layers``, as ``adam_steps`` gives them).
+
+    Float32 against float64: a hidden unit whose pre-activation sits within rounding of 0 is
+    active in one and not the other, and a gradient within rounding of 0 can flip its sign, so
+    a few parameters may move differently. At most 1 in 1,000 may differ by more than ``atol``
+    (never by more than two steps); another optimizer differs on most of them (Adamax: 80 %).
+    """
     arrays = _as_float_arrays(list(actual))
     if arrays is None:
         return False
+    differences = []
     for number, layer in enumerate(layers):
         for index, wanted in (
             (layer.kernel_index, expected[2 * number]),
@@ -389,9 +396,9 @@ def same_weights(
         ):
             if index < 0 or index >= len(arrays) or arrays[index].shape != wanted.shape:
                 return False
-            if not np.all(np.abs(arrays[index] - wanted) <= atol):
-                return False
-    return True
+            differences.append(np.abs(arrays[index] - wanted).ravel())
+    difference = np.concatenate(differences)
+    return bool(difference.max() <= 2 * ADAM_RATE and (difference > atol).mean() <= 1e-3)
 
 
 def looks_like_adam_first_step(before: list, after: list) -> bool:
