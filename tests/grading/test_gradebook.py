@@ -257,15 +257,20 @@ def test_numbers_are_written_as_people_write_them_and_only_text_is_guarded(tmp_p
 # --- the feedback pages ------------------------------------------------------------------------
 
 
-def test_hidden_cases_show_only_their_points_on_every_page(tmp_path, course):
+def test_hidden_cases_show_their_title_when_failed_and_never_their_output(tmp_path, course):
     files = write(tmp_path, course)
     written = pages(files)
     assert sorted(written) == ["bob-57", "cat", "dan-9", "smith_ann-101"]
     texts = {**written, **{p.name: p.read_text("utf-8") for p in (files.canvas, files.moodle)}}
     for name, text in texts.items():  # the Moodle feedback comments reach students too
-        for secret in (*HIDDEN_NAMES, *HIDDEN_OUTPUTS, "HIDDEN"):
+        for secret in HIDDEN_OUTPUTS:
             assert secret not in text, (name, secret)
     ann = written["smith_ann-101"]
+    # Ann failed flatten's hidden check: its title says what it checks; normalize's passed.
+    assert "<h2>Hidden checks that failed</h2>" in ann
+    assert f"<li>{HIDDEN_NAMES[0]} <span" in ann
+    assert HIDDEN_NAMES[1] not in ann
+    assert "HIDDEN-NAME" not in texts["moodle.csv"] + texts["canvas.csv"]
     # flatten: 0 of 3.5 in all, of which the hidden check is 0 of 1.5; normalize's hidden passed.
     assert "<td>0 of 3.5</td>" in ann
     assert "<td>1 hidden check: 0 of 1.5 points</td>" in ann

@@ -452,8 +452,10 @@ def _feedback_page(row: _Row, assignment_name: str, style: str) -> str:
         "hidden_count": sum(f.hidden_count for f in row.functions.values()),
         "hidden_score": _points(sum(f.hidden_score for f in row.functions.values())),
         "hidden_max": _points(sum(f.hidden_max for f in row.functions.values())),
-        # Only VISIBLE failed cases: a hidden case's name and output never reach the template.
+        # A VISIBLE failed case with its output; a hidden one by its title (what it checks) only:
+        # a hidden case's output never reaches the template.
         "failed": [],
+        "hidden_failed": [],
         "notes": [],
         "stylesheet": Markup(style),
         "csp": content_security_policy(script=None, style=style),
@@ -471,6 +473,11 @@ def _feedback_page(row: _Row, assignment_name: str, style: str) -> str:
             }
             for case in result.tests
             if not case.hidden and not case.passed
+        ]
+        context["hidden_failed"] = [
+            {"name": case.name, "score": case.score, "max_score": case.max_score}
+            for case in result.tests
+            if case.hidden and not case.passed
         ]
         context["notes"] = [note for note in result.notes if note.strip() != row.status.strip()]
     return environment().get_template(FEEDBACK_TEMPLATE).render(**context)

@@ -218,8 +218,7 @@ def public_test_source(source: str) -> tuple[str, float]:
     for node in tree.body:
         segment = ast.get_source_segment(source, node, padded=False) or ""
         if isinstance(node, ast.FunctionDef) and node.decorator_list:
-            first = node.decorator_list[0]
-            segment = "@" + (ast.get_source_segment(source, first) or "") + "\n" + segment
+            segment = _named_decorator(source, node) + "\n" + segment
         if node is tree.body[0] and isinstance(node, ast.Expr):
             continue  # the module docstring describes the hidden cases too
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -238,6 +237,18 @@ def public_test_source(source: str) -> tuple[str, float]:
         spacing = "\n\n\n" if segment.startswith(("def ", "@", "class ")) else "\n"
         text += (spacing if text else "") + segment
     return text + "\n", points
+
+
+def _named_decorator(source: str, node: ast.FunctionDef) -> str:
+    """The case's decorator with ``name="<its title>"``, so ``otter check`` names each case by
+    what it checks instead of "flatten - 1"."""
+    first = node.decorator_list[0]
+    text = "@" + (ast.get_source_segment(source, first) or "")
+    doc = (ast.get_docstring(node) or "").strip()
+    if not (_is_case(node) and doc) or "name=" in text:
+        return text
+    title = doc.splitlines()[0].strip()
+    return text[:-1] + f", name={title!r})" if text.endswith(")") else text
 
 
 _STANDALONE_CHECKS_LOADER = """import sys as _sys
