@@ -28,8 +28,11 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(autouse=True)
 def offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
-    """No test touches the network or the developer's Keras cache."""
+    """No test touches the network or the developer's Keras cache, and none runs in the
+    checkout: a release the quick start built there (mnist-lab-release/) would become every
+    `mnist-lab grade`'s default tests."""
     home = tmp_path_factory.mktemp("home")
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
     monkeypatch.setenv("MNIST_LAB_OFFLINE", "1")
     monkeypatch.delenv("MNIST_NPZ", raising=False)

@@ -51,7 +51,7 @@ def test_a_total_that_is_not_a_positive_number_is_refused(bad):
 def test_public_tests_carry_the_scaled_points(tmp_path):
     write_public_tests(out_dir=tmp_path, total_points=100)
     text = (tmp_path / "normalize.py").read_text()
-    assert "@test_case(points=2.5, hidden=False)" in text
+    assert "@test_case(points=2.5, hidden=False, name=" in text
 
 
 @pytest.mark.slow

@@ -125,8 +125,23 @@ def test_the_worker_runs_as_its_own_user_in_a_private_scratch(tmp_path: Path) ->
 LOOK_AROUND = """
     import os
 
+    def readable(path):
+        try:
+            os.listdir(path)
+            return True
+        except NotADirectoryError:
+            pass
+        except OSError:
+            return False
+        try:
+            with open(path, "rb") as stream:
+                return stream.read(1) != b""
+        except OSError:
+            return False
+
     def probe(paths):
-        found = [path for path in paths if os.path.exists(path)]
+        # Absent, or (an installed package inside the venv) an empty stand-in no one may list
+        found = [path for path in paths if readable(path)]
         commands = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
@@ -143,7 +158,7 @@ LOOK_AROUND = """
 
 
 @needs_namespaces
-def test_tests_solutions_classmates_and_the_grader_do_not_exist_for_the_worker(
+def test_tests_solutions_classmates_and_the_grader_cannot_be_read_by_the_worker(
     tmp_path: Path,
 ) -> None:
     from importlib import resources
@@ -543,3 +558,63 @@ def test_a_3000_deep_folder_chain_is_cleaned_up_and_results_are_written(
     assert result.tests[0].passed
     assert json.loads(results.read_text())["score"] == 1
     assert set(Path(tempfile.gettempdir()).glob("mnist-lab-worker-*")) == scratch_before
+
+
+def test_a_closed_channels_reader_never_reads_the_next_channels_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's replies came back garbled ("message of 8872776721799738482 bytes"): a closed
+    channel's reader, paused between two reads, read on from its descriptor number after the
+    next sandbox's socket had taken it, and stole that socket's bytes."""
+    import socket
+    import threading
+
+    from mnist_lab.grading import protocol
+
+    resume, first_reader = threading.Event(), []
+    real_read = protocol.read_message
+
+    def read_after_a_pause(fd: int, **options):
+        if not first_reader:
+            first_reader.append(threading.current_thread())
+        if threading.current_thread() is first_reader[0]:
+            resume.wait(10)  # the thread lost the CPU here
+        return real_read(fd, **options)
+
+    monkeypatch.setattr(protocol, "read_message", read_after_a_pause)
+    old_ours, old_theirs = socket.socketpair()
+    old = sandbox.Channel(old_ours, watch=lambda: None, max_reply_bytes=2**20)
+    old.close()
+    old_theirs.close()
+    ours, theirs = socket.socketpair()  # the lowest free numbers: the old one's, if it was freed
+    channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
+    resume.set()
+    for number in range(3):
+        protocol.write_message(theirs.fileno(), {"reply": number})
+    assert [channel.reply(timeout=10) for _ in range(3)] == [{"reply": n} for n in range(3)]
+    channel.close()
+    theirs.close()
+
+
+def test_a_channel_sends_in_order_and_closes_the_descriptors_it_passes() -> None:
+    """A session's descriptor went out after its request (the zygote reads them in that order)."""
+    import socket
+
+    from mnist_lab.grading import protocol
+
+    ours, theirs = socket.socketpair()
+    channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
+    passed = [socket.socketpair() for _ in range(3)]
+    for number, (end, _) in enumerate(passed):
+        channel.send({"op": "session", "n": number}, fds=(end,))
+    for number, (_, other_end) in enumerate(passed):
+        assert protocol.read_message(theirs.fileno()) == {"op": "session", "n": number}
+        _, fds, _, _ = socket.recv_fds(theirs, 1, 1)
+        os.write(fds[0], b"x")  # the passed socket works ...
+        assert other_end.recv(1) == b"x"
+        os.close(fds[0])
+    channel.close()
+    for end, other_end in passed:
+        assert end.fileno() == -1  # ... and the grader's copy was closed once sent
+        other_end.close()
+    theirs.close()

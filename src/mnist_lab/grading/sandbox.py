@@ -445,7 +445,13 @@ def _socket_pair() -> tuple[socket.socket, socket.socket]:
 
 
 class Channel:
-    """One socket to the sandbox: requests out, replies in (a reader thread), with deadlines."""
+    """One socket to the sandbox: requests out (one writer thread, in order), replies in (one
+    reader thread), with deadlines.
+
+    The socket is closed by whichever of the two threads finishes last, never by the caller:
+    a descriptor number closed while a thread may still read or write it can be reused at once
+    by the next sandbox's socket, and that thread would then steal or inject its bytes.
+    """
 
     def __init__(
         self, sock: socket.socket, *, watch: Callable[[], None], max_reply_bytes: int
@@ -455,30 +461,59 @@ class Channel:
         self.max_reply_bytes = max_reply_bytes
         self.dead_reason: str | None = None
         self._replies: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._outbox: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._users = 2  # the reader and the writer
+        self._shut = False
+        for target in (self._read, self._write):
+            threading.Thread(target=target, daemon=True).start()
+
+    def _done(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self.sock.close()
 
     def _read(self) -> None:
-        fd = self.sock.fileno()
-        while True:
-            try:
-                message = protocol.read_message(fd, max_bytes=self.max_reply_bytes)
+        try:
+            while True:
+                message = protocol.read_message(self.sock.fileno(), max_bytes=self.max_reply_bytes)
                 self._replies.put(("message", message))
-            except EOFError:
-                self._replies.put(("eof", None))
-                return
-            except (protocol.ProtocolError, OSError, ValueError) as error:
-                self._replies.put(("bad", str(error)))
-                return
+        except EOFError:
+            self._replies.put(("eof", None))
+        except (protocol.ProtocolError, OSError, ValueError) as error:
+            self._replies.put(("bad", str(error)))
+        finally:
+            self._done()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def _write(self) -> None:
+        failed = False
+        try:
+            while (item := self._outbox.get()) is not None:
+                data, fds = item
+                try:
+                    if not failed:
+                        self.sock.sendall(data)
+                        if fds:
+                            socket.send_fds(self.sock, [b"S"], [f.fileno() for f in fds])
+                except OSError:
+                    failed = True  # the worker is gone; what is queued is dropped
+                finally:
+                    for handle in fds:
+                        handle.close()
+        finally:
+            self._done()
+
+    def send(self, message: dict[str, Any], *, fds: tuple[socket.socket, ...] = ()) -> None:
+        """Queue ``message`` (then ``fds``, which the channel closes once sent); a worker that
+        does not read never blocks the grader."""
         data = protocol.encode_message(message)
-
-        def write() -> None:
-            with contextlib.suppress(OSError):
-                self.sock.sendall(data)
-
-        # A worker that does not read must not block the grader: write from a thread.
-        threading.Thread(target=write, daemon=True).start()
+        with self._lock:
+            if self._shut:
+                for handle in fds:
+                    handle.close()
+                return
+            self._outbox.put((data, fds))
 
     def request(self, message: dict[str, Any], *, timeout: float) -> dict[str, Any]:
         """Send ``message``; the reply, or WorkerFailure (timeout, death, malformed reply)."""
@@ -506,10 +541,15 @@ class Channel:
             raise EOFError("the worker closed its channel")
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        """Wake both threads (they close the socket when they stop)."""
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+            self._outbox.put(None)
+            if self._users:
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
 
 
 # --- the sandbox -------------------------------------------------------------------------------
@@ -706,13 +746,19 @@ class Sandbox:
                     made.add(parent)
             argv += ["--ro-bind", str(folder), str(folder)]
             bound.append(folder)
-        for path in protected_paths(list(self.options.hide)):
+        hidden: list[Path] = []
+        for path in protected_paths(list(self.options.hide)):  # parents sort first
+            if any(h in path.parents for h in hidden):
+                continue  # already inside an emptied folder
             if any(path == b or b in path.parents for b in bound):
+                # Inside a bound folder (an installed mnist-lab in the venv): an empty folder
+                # no one may list, or an empty file, stands in for it.
                 argv += (
-                    ["--tmpfs", str(path)]
+                    ["--perms", "0000", "--tmpfs", str(path)]
                     if path.is_dir()
                     else ["--ro-bind", "/dev/null", str(path)]
                 )
+                hidden.append(path)
         size = str(self.limits.memory_bytes)
         argv += ["--proc", "/proc", "--dev", "/dev"]
         for folder in ("/tmp", "/dev/shm", SANDBOX_HOME):
@@ -764,16 +810,12 @@ class Sandbox:
         if self.dead_reason:
             raise protocol.WorkerFailure(self.dead_reason)
         ours, theirs = _socket_pair()
+        self.control.send({"op": "session"}, fds=(theirs,))  # the channel closes theirs
         try:
-            self.control.send({"op": "session"})
-            time.sleep(0)  # the JSON message first, then the descriptor
-            socket.send_fds(self.control.sock, [b"S"], [theirs.fileno()])
-        except OSError as error:
+            reply = self._control_reply()
+        except protocol.WorkerFailure:
             ours.close()
-            raise protocol.WorkerFailure(f"the sandbox's zygote is gone ({error})") from None
-        finally:
-            theirs.close()
-        reply = self._control_reply()
+            raise
         if reply.get("ok") is not True:
             ours.close()
             raise protocol.WorkerFailure(f"the sandbox could not start a worker ({reply})")
