@@ -155,7 +155,7 @@ def test_points_option_scales_the_guide_the_readme_and_the_public_checks(tmp_pat
     out = tmp_path / "release"
     build_release(out=out, options=BuildOptions(total_points=100, execute_notebook=False))
     guide = (out / "instructor" / "grading-guide.md").read_text()
-    assert "| **total** | **100** | 25 | 75 |" in guide
+    assert "| **total** | **100** | 28.75 | 71.25 |" in guide
     assert "(100 points in total)" in (out / "student" / "README.md").read_text()
     assert "points=2.5" in (out / "student" / "tests" / "normalize.py").read_text()
 

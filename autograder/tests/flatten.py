@@ -52,24 +52,36 @@ def test_wrong_shape_raises_value_error_naming_it(flatten):
     _expect_shape_error(flatten, np.zeros((3, 28, 27), dtype=np.uint8))
 
 
-@test_case(points=3, hidden=True)
+@test_case(points=1, hidden=False)
+def test_small_example_row_by_row(flatten):
+    """reads the pixels of a small example row by row"""
+    images = (np.arange(2 * 784) % 251).astype(np.uint8).reshape(2, 28, 28)
+    _check_row_by_row(flatten, images)
+
+
+@test_case(points=2, hidden=True)
 def test_pixels_row_by_row(flatten):
     """pixels are read row by row"""
     images = np.random.default_rng(2).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    _check_row_by_row(flatten, images)
+
+
+def _check_row_by_row(flatten, images: np.ndarray) -> None:
+    count = len(images)
     text = checks.call_text("flatten", images)
     result = checks.as_array(checks.call(flatten, images), text)
-    if result.shape != (4, 784):
-        checks.fail(f"{text} returned an array of shape {result.shape}; expected (4, 784).")
-    if np.array_equal(result, images.reshape(4, 784)):
+    if result.shape != (count, 784):
+        checks.fail(f"{text} returned an array of shape {result.shape}; expected ({count}, 784).")
+    if np.array_equal(result, images.reshape(count, 784)):
         return
-    if np.array_equal(result, images.reshape(4, 784, order="F")) or np.array_equal(
-        result, images.transpose(0, 2, 1).reshape(4, 784)
+    if np.array_equal(result, images.reshape(count, 784, order="F")) or np.array_equal(
+        result, images.transpose(0, 2, 1).reshape(count, 784)
     ):
         checks.fail(
             f"{text} read each image column by column. Hint: order='F' or a transposed image; "
             "use NumPy's default row-major order (reshape(n, 784))."
         )
-    if np.array_equal(result, images.reshape(784, 4).T):
+    if np.array_equal(result, images.reshape(784, count).T):
         checks.fail(
             f"{text} mixed pixels of different images in one row. Hint: reshape(n, 784) keeps "
             "each image together; a transpose of a (784, n) array does not."

@@ -64,7 +64,14 @@ def test_returns_float_array_of_same_shape(normalize):
         )
 
 
-@test_case(points=4, hidden=True)
+@test_case(points=1, hidden=False)
+def test_scales_a_small_example(normalize):
+    """scales the grey levels of a small example to 0..1"""
+    images = np.array([[[0, 51, 102], [153, 204, 255]]], dtype=np.uint8)
+    _check_values(normalize, images)
+
+
+@test_case(points=3, hidden=True)
 def test_values_are_x_over_255(normalize):
     """values are x / 255"""
     rng = np.random.default_rng(2)

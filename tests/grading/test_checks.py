@@ -128,7 +128,7 @@ def test_expect_raises_accepts_the_type_and_explains_otherwise():
 
     outcome = checks.expect_raises(ValueError, confusion, [1, 2], [1])
     assert outcome.message == "lengths differ"
-    with pytest.raises(checks.CheckFailure, match=r"returned a int64 array of shape .* instead"):
+    with pytest.raises(checks.CheckFailure, match=r"returned an int64 array of shape .* instead"):
         checks.expect_raises(ValueError, confusion, [1], [1])
     with pytest.raises(checks.CheckFailure, match=r"raised IndexError.*expected ValueError"):
         checks.expect_raises(ValueError, confusion, [1], [1], num_classes=3)
@@ -191,3 +191,19 @@ def test_tensorflow_results_come_back_as_arrays_as_under_the_harness():
     assert isinstance(result, np.ndarray)
     assert checks.is_int_like(result)
     assert int(result) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [
+        (np.zeros(4, dtype=np.int64), "an int64 array of shape (4,)"),
+        (np.zeros(2, dtype=np.uint8), "a uint8 array of shape (2,)"),
+        (np.zeros(3, dtype=np.float32), "a float32 array of shape (3,)"),
+        (np.zeros(1, dtype=object), "an object array of shape (1,)"),
+        (range(3), "a range object"),
+        (Ellipsis, "an ellipsis object"),
+    ],
+)
+def test_feedback_describes_values_with_the_right_article(value, described: str) -> None:
+    """The walkthrough's N22: "a int64 array" on every int array."""
+    assert checks.describe(value) == described

@@ -39,20 +39,26 @@ mistake_patches = _load_mistake_patches()
 # function); everything else passes.
 MISTAKES: dict[str, set[str]] = {
     "normalize_int_division": {
+        "normalize: scales the grey levels of a small example to 0..1",
         "normalize: returns a float array of the same shape",
         "normalize: values are x / 255",
         "normalize: works for float input of any shape",
     },
     "normalize_no_scaling": {
+        "normalize: scales the grey levels of a small example to 0..1",
         "normalize: values are x / 255",
         "normalize: works for float input of any shape",
     },
     "normalize_divides_by_256": {
+        "normalize: scales the grey levels of a small example to 0..1",
         "normalize: values are x / 255",
         "normalize: works for float input of any shape",
     },
     "normalize_in_place": {"normalize: leaves its input unchanged"},
-    "flatten_column_major": {"flatten: pixels are read row by row"},
+    "flatten_column_major": {
+        "flatten: reads the pixels of a small example row by row",
+        "flatten: pixels are read row by row",
+    },
     "flatten_no_shape_check": {
         "flatten: a wrong shape raises ValueError naming the shape",
         "flatten: rejects every other shape with ValueError naming it",
@@ -92,6 +98,7 @@ MISTAKES: dict[str, set[str]] = {
     "predict_digit_column_major": {"predict_digit: flattens the image row by row"},
     "predict_digit_no_shape_check": {"predict_digit: rejects every other shape with ValueError"},
     "confusion_transposed": {
+        "confusion: counts a small example with true labels as rows",
         "confusion: counts each (true, predicted) pair",
         "confusion: rows are true labels, columns are predictions",
         "confusion: a digit that never occurs gets a row and a column of zeros",

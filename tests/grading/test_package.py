@@ -307,3 +307,13 @@ def test_otter_check_runs_the_public_tests(public_dir, submission, expected, tmp
         assert "All tests passed!" not in completed.stdout
         # every public case fails and says why
         assert completed.stdout.count("not written yet") == public_case_count()
+
+
+def test_public_test_files_read_as_code(tmp_path: Path) -> None:
+    """Students open them (the walkthrough's N14: one 23,954-character line of helper source);
+    the embedded helpers are one string per line, after a comment that says what they are."""
+    for path in write_public_tests(out_dir=tmp_path):
+        text = path.read_text(encoding="utf-8")
+        assert max(len(line) for line in text.splitlines()) <= 120, path.name
+        assert "# The checks' helpers, the same in every file" in text
+        ast.parse(text)

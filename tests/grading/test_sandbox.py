@@ -12,14 +12,17 @@ import fcntl
 import json
 import os
 import resource
+import socket
 import stat
 import tempfile
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading import sandbox
+from mnist_lab.grading import protocol, sandbox
 from mnist_lab.grading.grade import grade_submission
 
 needs_root = pytest.mark.skipif(
@@ -566,27 +569,25 @@ def test_a_closed_channels_reader_never_reads_the_next_channels_socket(
     """A batch's replies came back garbled ("message of 8872776721799738482 bytes"): a closed
     channel's reader, paused between two reads, read on from its descriptor number after the
     next sandbox's socket had taken it, and stole that socket's bytes."""
-    import socket
-    import threading
 
-    from mnist_lab.grading import protocol
-
-    resume, first_reader = threading.Event(), []
+    known, resume, old_threads = threading.Event(), threading.Event(), set()
     real_read = protocol.read_message
 
     def read_after_a_pause(fd: int, **options):
-        if not first_reader:
-            first_reader.append(threading.current_thread())
-        if threading.current_thread() is first_reader[0]:
-            resume.wait(10)  # the thread lost the CPU here
+        known.wait(10)
+        if threading.current_thread() in old_threads:
+            resume.wait(10)  # the old channel's reader lost the CPU here
         return real_read(fd, **options)
 
     monkeypatch.setattr(protocol, "read_message", read_after_a_pause)
-    old_ours, old_theirs = socket.socketpair()
+    old_ours, old_theirs = sandbox._socket_pair()
+    before = set(threading.enumerate())
     old = sandbox.Channel(old_ours, watch=lambda: None, max_reply_bytes=2**20)
+    old_threads.update(set(threading.enumerate()) - before)
+    known.set()
     old.close()
     old_theirs.close()
-    ours, theirs = socket.socketpair()  # the lowest free numbers: the old one's, if it was freed
+    ours, theirs = sandbox._socket_pair()  # the lowest free numbers: the old one's, if it was freed
     channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
     resume.set()
     for number in range(3):
@@ -598,13 +599,10 @@ def test_a_closed_channels_reader_never_reads_the_next_channels_socket(
 
 def test_a_channel_sends_in_order_and_closes_the_descriptors_it_passes() -> None:
     """A session's descriptor went out after its request (the zygote reads them in that order)."""
-    import socket
 
-    from mnist_lab.grading import protocol
-
-    ours, theirs = socket.socketpair()
+    ours, theirs = sandbox._socket_pair()
     channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
-    passed = [socket.socketpair() for _ in range(3)]
+    passed = [sandbox._socket_pair() for _ in range(3)]
     for number, (end, _) in enumerate(passed):
         channel.send({"op": "session", "n": number}, fds=(end,))
     for number, (_, other_end) in enumerate(passed):
@@ -614,7 +612,10 @@ def test_a_channel_sends_in_order_and_closes_the_descriptors_it_passes() -> None
         assert other_end.recv(1) == b"x"
         os.close(fds[0])
     channel.close()
+    deadline = time.monotonic() + 10  # the writer thread closes them once sent
+    while any(end.fileno() != -1 for end, _ in passed) and time.monotonic() < deadline:
+        time.sleep(0.01)
     for end, other_end in passed:
-        assert end.fileno() == -1  # ... and the grader's copy was closed once sent
+        assert end.fileno() == -1  # ... and the grader's copy was closed
         other_end.close()
     theirs.close()

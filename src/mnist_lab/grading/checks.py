@@ -64,18 +64,26 @@ def memo(func: Any, key: str, compute: Any) -> Any:
 # --- describing values in plain words ------------------------------------------------------------
 
 
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article: "an int64", "a uint8", "a float32"."""
+    sounds_like_a_vowel = word[:1].lower() in "aeio" or (
+        word[:1].lower() == "u" and not word.lower().startswith(("uint", "uni", "us"))
+    )
+    return f"{'an' if sounds_like_a_vowel and word else 'a'} {word}"
+
+
 def describe(value: Any, *, limit: int = 120) -> str:
     """A short plain-words description of a value, for feedback."""
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return f"a NumPy {value.dtype} 0-d array ({value.item()!r})"
-        return f"a {value.dtype} array of shape {value.shape}"
+        return f"{a_or_an(str(value.dtype))} array of shape {value.shape}"
     if isinstance(value, np.generic):
         return f"NumPy {type(value).__name__} {value!r}"
     if isinstance(value, ModelSpec):
         return f"a Keras model ({value.input_dim} inputs)"
     if isinstance(value, Opaque):
-        return f"a {value.type_name} ({value.repr_text[:limit]})"
+        return f"{a_or_an(value.type_name)} ({value.repr_text[:limit]})"
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, (int, float, str)):
@@ -90,8 +98,8 @@ def describe(value: Any, *, limit: int = 120) -> str:
     if is_model(value):
         return "a Keras model"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}, dtype {value.dtype}"
-    return f"a {type(value).__name__} object"
+        return f"{a_or_an(type(value).__name__)} of shape {tuple(value.shape)}, dtype {value.dtype}"
+    return f"{a_or_an(type(value).__name__)} object"
 
 
 def call_text(func_name: str, *args: Any, **kwargs: Any) -> str:

@@ -156,7 +156,7 @@ def standalone_checks_source() -> str:
     modeldata_source = grading.joinpath("modeldata.py").read_text("utf-8")
     if not CHECKS_IMPORT_BLOCK.search(checks_source):
         raise TestFilesError("checks.py lacks its marked block of mnist_lab imports")
-    replacement = f"MODELDATA_SOURCE = {modeldata_source!r}\n{STANDALONE_DEFINITIONS}"
+    replacement = f"MODELDATA_SOURCE = {_lines_literal(modeldata_source)}\n{STANDALONE_DEFINITIONS}"
     return CHECKS_IMPORT_BLOCK.sub(lambda _: replacement, checks_source, count=1)
 
 
@@ -262,6 +262,20 @@ if checks is None:
     exec(compile(CHECKS_SOURCE, "checks.py", "exec"), checks.__dict__)"""
 
 
+def _lines_literal(source: str) -> str:
+    """``source`` as a Python literal of one string per line, so a file that embeds it reads as
+    code (one 20,000-character line was what students saw before)."""
+    lines = "".join(f"    {line!r}\n" for line in source.splitlines(keepends=True))
+    return f"(\n{lines})"
+
+
+def _embedded_source(source: str) -> str:
+    return (
+        "# The checks' helpers, the same in every file (you need not read them).\n"
+        f"CHECKS_SOURCE = {_lines_literal(source)}\n\n"
+    )
+
+
 def write_public_tests(*, out_dir: Path, total_points: float | None = None) -> list[Path]:
     """Write the students' public tests (public cases only, stand-alone) into ``out_dir``.
 
@@ -282,7 +296,7 @@ def write_public_tests(*, out_dir: Path, total_points: float | None = None) -> l
         )
         loader_at = reduced.find(_STANDALONE_CHECKS_LOADER)
         if loader_at >= 0:  # a test file written with plain asserts needs no helpers
-            embedded = f"CHECKS_SOURCE = {checks_source!r}\n\n"
+            embedded = _embedded_source(checks_source)
             reduced = reduced[:loader_at] + embedded + reduced[loader_at:]
         outputs[out_dir / f"{name}.py"] = header + reduced
     out_dir.mkdir(parents=True, exist_ok=True)
