@@ -80,25 +80,23 @@ def test_counts_each_pair(confusion):
 @test_case(points=1, hidden=False)
 def test_small_example_rows_are_true_labels(confusion):
     """counts a small example with true labels as rows"""
-    y_true, y_pred = np.array([3, 3, 5]), np.array([5, 5, 5])
-    result, text = _matrix(confusion, y_true, y_pred)
-    if result[5, 3] == 2 and result[3, 5] == 0:
-        checks.fail(
-            f"{text}: the two samples of true digit 3 predicted as 5 were counted at row 5, "
-            "column 3. Hint: rows are TRUE labels and columns are predictions: matrix[t, p]."
-        )
-    _check_counts(confusion, y_true, y_pred)
+    _check_rows_are_true_labels(confusion, np.array([3, 3, 5]), np.array([5, 5, 5]), 3, 5)
 
 
 @test_case(points=2, hidden=True)
 def test_rows_are_true_labels(confusion):
     """rows are true labels, columns are predictions"""
-    y_true, y_pred = np.array([7, 7, 7, 2]), np.array([1, 1, 7, 2])
+    _check_rows_are_true_labels(confusion, np.array([7, 7, 7, 2]), np.array([1, 1, 7, 2]), 7, 1)
+
+
+def _check_rows_are_true_labels(confusion, y_true, y_pred, true: int, predicted: int) -> None:
+    """Two samples of digit ``true`` predicted as ``predicted``: counted at [true, predicted]."""
     result, text = _matrix(confusion, y_true, y_pred)
-    if result[1, 7] == 2 and result[7, 1] == 0:
+    if result[predicted, true] == 2 and result[true, predicted] == 0:
         checks.fail(
-            f"{text}: the two samples of true digit 7 predicted as 1 were counted at row 1, "
-            "column 7. Hint: rows are TRUE labels and columns are predictions: matrix[t, p]."
+            f"{text}: the two samples of true digit {true} predicted as {predicted} were counted "
+            f"at row {predicted}, column {true}. Hint: rows are TRUE labels and columns are "
+            "predictions: matrix[t, p]."
         )
     _check_counts(confusion, y_true, y_pred)
 
