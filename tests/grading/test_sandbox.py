@@ -619,3 +619,34 @@ def test_a_channel_sends_in_order_and_closes_the_descriptors_it_passes() -> None
         assert end.fileno() == -1  # ... and the grader's copy was closed
         other_end.close()
     theirs.close()
+
+
+READ_A_FILE = """
+    def probe(path):
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+
+    def slow(seconds):
+        return seconds
+"""
+
+
+@needs_namespaces
+def test_a_python_installed_under_tmp_runs_in_the_private_tmp(tmp_path: Path, monkeypatch) -> None:
+    """The developers' clean clone lives in mktemp -d: its venv is under /tmp, which the sandbox
+    replaces by an empty tmpfs ("setpriv: failed to execute …/.venv/bin/python"). It is bound
+    inside that tmpfs, and the wipe between two sessions leaves it."""
+    venv = Path(tempfile.mkdtemp(prefix="mnist-lab-venv-", dir="/tmp"))
+    real_dirs = sandbox._interpreter_dirs()
+    monkeypatch.setattr(sandbox, "_interpreter_dirs", lambda: [*real_dirs, venv])
+    (venv / "marker.txt").write_text("bound", encoding="utf-8")
+    os.chmod(venv, 0o755)
+    try:
+        marker = str(venv / "marker.txt")
+        cases = {"sees it": f"assert probe({marker!r}) == 'bound'"}
+        cases["after a wipe"] = cases["sees it"]  # hidden: the next session
+        result = grade(tmp_path, cases, hidden=("after a wipe",), source=READ_A_FILE)
+        assert [case.output for case in result.tests] == ["Passed.", "Passed."], result.grader_error
+    finally:
+        (venv / "marker.txt").unlink()
+        venv.rmdir()

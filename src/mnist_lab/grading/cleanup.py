@@ -13,8 +13,29 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _parents(relative: str) -> list[str]:
+    parents = []
+    while (relative := os.path.dirname(relative)) not in ("", "/"):
+        parents.append(relative)
+    return parents
+
+
+def _kept_names(kept: set[str], here: str) -> set[str]:
+    """The names of the kept folders directly in folder ``here``."""
+    return {os.path.basename(name) for name in kept if os.path.dirname(name) == here}
+
+
+def _rmdir(parent: int, name: str) -> None:
+    try:
+        os.rmdir(name, dir_fd=parent)
+    except PermissionError:
+        os.fchmod(parent, 0o700)
+        os.rmdir(name, dir_fd=parent)
 
 
 def _identity(fd: int) -> tuple[int, int]:
@@ -38,14 +59,17 @@ def _unlink(parent: int, name: str) -> None:
         os.unlink(name, dir_fd=parent)
 
 
-def _first_subfolder(fd: int) -> str | None:
-    """Remove the files (and links) directly in ``fd``; the name of one subfolder, if any."""
+def _first_subfolder(fd: int, skip: set[str]) -> str | None:
+    """Remove the files (and links) directly in ``fd``; the name of one subfolder not in
+    ``skip``, if any."""
     try:
         names = os.listdir(fd)
     except PermissionError:
         os.fchmod(fd, 0o700)
         names = os.listdir(fd)
     for name in names:
+        if name in skip:
+            continue
         try:
             info = os.lstat(name, dir_fd=fd)
         except FileNotFoundError:
@@ -56,33 +80,39 @@ def _first_subfolder(fd: int) -> str | None:
     return None
 
 
-def empty_folder(path: str | os.PathLike) -> None:
-    """Remove everything inside ``path`` (the folder itself stays)."""
+def empty_folder(path: str | os.PathLike, *, keep: Iterable[str] = ()) -> None:
+    """Remove everything inside ``path`` (the folder itself stays) but the folders ``keep``
+    names (relative paths: the interpreter bound inside a private /tmp) and those on their way."""
+    kept = {os.path.normpath(name) for name in keep}
+    on_the_way = {parent for name in kept for parent in _parents(name)}
     fd = os.open(os.fspath(path), _OPEN_DIR)
-    trail: list[tuple[str, tuple[int, int]]] = []  # (folder name, identity of its parent)
+    here = ""  # the open folder, relative to path
+    skip = _kept_names(kept, here)  # its subfolders not to descend (again)
+    trail: list[tuple[str, tuple[int, int], set[str]]] = []  # (name, parent identity, its skip)
     try:
         while True:
-            child = _first_subfolder(fd)
+            child = _first_subfolder(fd, skip)
             if child is not None:
-                parent_identity = _identity(fd)
+                trail.append((child, _identity(fd), skip))
                 below = _open_child(fd, child)
                 os.close(fd)
                 fd = below
-                trail.append((child, parent_identity))
+                here = os.path.join(here, child)
+                skip = _kept_names(kept, here)
                 continue
             if not trail:
                 return
-            name, parent_identity = trail.pop()
+            name, parent_identity, skip = trail.pop()
             above = os.open("..", _OPEN_DIR, dir_fd=fd)
             os.close(fd)
             fd = above
             if _identity(fd) != parent_identity:
                 raise OSError(f"a folder inside {os.fspath(path)} moved while it was removed")
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except PermissionError:
-                os.fchmod(fd, 0o700)
-                os.rmdir(name, dir_fd=fd)
+            if here in on_the_way:
+                skip.add(name)  # emptied, but it holds a kept folder
+            else:
+                _rmdir(fd, name)
+            here = os.path.dirname(here)
     finally:
         os.close(fd)
 

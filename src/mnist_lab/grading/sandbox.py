@@ -56,6 +56,7 @@ OUTPUT_KEEP_BYTES = 64 * 1024
 MEMORY_POLL_SECONDS = 0.1  # how often a waiting request checks memory, cancellation, death
 WORKER_UID_RANGE = (2_000_000, 2_900_000)  # fresh ids nobody else uses
 SANDBOX_HOME = "/home/student"  # the scratch folder, as the worker sees it with namespaces
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm", SANDBOX_HOME)  # empty tmpfs of their own, wiped per session
 DEFAULT_PRELOAD = ("numpy", "tensorflow", "keras")
 MODE_VARIABLE = "MNIST_LAB_SANDBOX"
 MODES = ("auto", "no-namespaces", "minimal")  # minimal: no namespaces, no cgroups
@@ -152,6 +153,24 @@ def _interpreter_dirs() -> list[Path]:
         if path.is_dir() and not any(parent in kept for parent in path.parents):
             kept.append(path)
     return kept
+
+
+def _interpreter_binds() -> list[Path]:
+    """The interpreter's folders the sandbox binds (those outside /usr, outermost only)."""
+    return [
+        folder
+        for folder in _interpreter_dirs()
+        if folder != Path("/usr") and Path("/usr") not in folder.parents
+    ]
+
+
+def _kept_in(folder: str) -> list[str]:
+    """The interpreter's folders bound inside private ``folder``: its wipe must leave them."""
+    return [
+        str(bound.relative_to(folder))
+        for bound in _interpreter_binds()
+        if Path(folder) in bound.parents
+    ]
 
 
 def _unreachable_folder(path: Path) -> Path | None:
@@ -669,13 +688,14 @@ class Sandbox:
 
     def _config(self) -> dict[str, Any]:
         if self.protections.namespaces:
-            scratch, wipe, kill_mode = SANDBOX_HOME, [SANDBOX_HOME, "/tmp", "/dev/shm"], "pidns"
+            scratch, wipe, kill_mode = SANDBOX_HOME, list(PRIVATE_FOLDERS), "pidns"
         else:
             scratch, wipe = str(self.scratch), [str(self.scratch)]
             kill_mode = "uid" if self.uid is not None else "session"
         return {
             "scratch": scratch,
             "wipe": wipe,
+            "keep": {folder: _kept_in(folder) for folder in wipe},
             "kill_mode": kill_mode,
             "files": self.files,
             "preload": list(self.options.preload),
@@ -724,7 +744,11 @@ class Sandbox:
         return python, self._environment(str(self.scratch), control_fd), str(self.scratch), user
 
     def _view(self) -> list[str]:
-        """bubblewrap's mount view: /usr, Python, private /tmp, /dev/shm and home; nothing else."""
+        """bubblewrap's mount view: /usr, Python, private /tmp, /dev/shm and home; nothing else.
+
+        The private folders are mounted before Python's folders, so a Python that lives under
+        /tmp (a clone checked out there) is bound inside the private /tmp, not hidden by it.
+        """
         argv = ["--ro-bind", "/usr", "/usr"]
         for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
             path = Path("/") / name
@@ -735,17 +759,18 @@ class Sandbox:
         for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
             if (Path("/etc") / name).exists():
                 argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        bound = [Path("/usr")]
-        made: set[Path] = set()
-        for folder in _interpreter_dirs():
-            if any(folder == b or b in folder.parents for b in bound):
-                continue
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        size = str(self.limits.memory_bytes)
+        for folder in PRIVATE_FOLDERS:
+            argv += ["--size", size, "--perms", "1777", "--tmpfs", folder]
+        bound = [Path("/usr"), *_interpreter_binds()]
+        made: set[Path] = {Path(folder) for folder in PRIVATE_FOLDERS}
+        for folder in bound[1:]:
             for parent in reversed(folder.parents):  # bwrap would copy their host modes
                 if parent != Path("/") and parent not in made:
                     argv += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             argv += ["--ro-bind", str(folder), str(folder)]
-            bound.append(folder)
         hidden: list[Path] = []
         for path in protected_paths(list(self.options.hide)):  # parents sort first
             if any(h in path.parents for h in hidden):
@@ -759,10 +784,6 @@ class Sandbox:
                     else ["--ro-bind", "/dev/null", str(path)]
                 )
                 hidden.append(path)
-        size = str(self.limits.memory_bytes)
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        for folder in ("/tmp", "/dev/shm", SANDBOX_HOME):
-            argv += ["--size", size, "--perms", "1777", "--tmpfs", folder]
         return [*argv, "--chdir", SANDBOX_HOME]
 
     # watching

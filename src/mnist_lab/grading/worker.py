@@ -132,9 +132,10 @@ def _kill_the_rest(config: dict[str, Any], last_child: int | None) -> None:
 
 
 def _fresh_scratch(config: dict[str, Any]) -> None:
+    keep = config.get("keep", {})
     for folder in config.get("wipe", []):
         with contextlib.suppress(FileNotFoundError):
-            cleanup.empty_folder(folder)
+            cleanup.empty_folder(folder, keep=keep.get(folder, ()))
     scratch = config["scratch"]
     for name, text in config.get("files", {}).items():
         with open(os.path.join(scratch, name), "w", encoding="utf-8") as stream:
