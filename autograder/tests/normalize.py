@@ -28,11 +28,15 @@ def _hint(result: np.ndarray, images: np.ndarray) -> str:
     return ""
 
 
+def _check_same_shape(result: np.ndarray, shape: tuple, text: str) -> None:
+    if result.shape != shape:
+        checks.fail(f"{text} returned an array of shape {result.shape}; it must keep the shape.")
+
+
 def _check_values(normalize, images: np.ndarray) -> None:
     text = checks.call_text("normalize", images)
     result = checks.as_array(checks.call(normalize, images), text)
-    if result.shape != images.shape:
-        checks.fail(f"{text} returned an array of shape {result.shape}; it must keep the shape.")
+    _check_same_shape(result, images.shape, text)
     if not np.issubdtype(result.dtype, np.floating):
         checks.fail(
             f"{text} returned a {result.dtype} array; expected floating-point values."
@@ -102,10 +106,7 @@ def test_leaves_input_unchanged(normalize):
         text = checks.call_text("normalize", images)
         result, after = checks.call_returning_arguments(normalize, images)
         result = checks.as_array(result, text)
-        if result.shape != original.shape:
-            checks.fail(
-                f"{text} returned an array of shape {result.shape}; it must keep the shape."
-            )
+        _check_same_shape(result, original.shape, text)
         changed = np.asarray(after[0])
         if changed.shape != original.shape or not np.array_equal(changed, original):
             checks.fail(

@@ -374,6 +374,9 @@ def adam_steps(
     return after
 
 
+MAX_REPLAY_MISMATCH = 0.02  # the share of parameters a replay may miss (see same_weights)
+
+
 def same_weights(
     layers: list[DenseLayer], expected: list[np.ndarray], actual: list, *, atol: float = 2e-5
 ) -> bool:
@@ -382,8 +385,10 @@ def same_weights(
 
     Float32 against float64: a hidden unit whose pre-activation sits within rounding of 0 is
     active in one and not the other, and a gradient within rounding of 0 can flip its sign, so
-    a few parameters may move differently. At most 1 in 1,000 may differ by more than ``atol``
-    (never by more than two steps); another optimizer differs on most of them (Adamax: 80 %).
+    a few parameters may move differently: one hidden unit flipping for one sample moves up to
+    its whole fan-in (785 of the reference's 101,770 parameters, 0.8 %; a correct model failed
+    the earlier 1-in-1,000 bound). At most 2 % may differ by more than ``atol`` (never by more
+    than two steps); another optimizer differs on most of them (Adamax: 80 %).
     """
     arrays = _as_float_arrays(list(actual))
     if arrays is None:
@@ -398,7 +403,9 @@ def same_weights(
                 return False
             differences.append(np.abs(arrays[index] - wanted).ravel())
     difference = np.concatenate(differences)
-    return bool(difference.max() <= 2 * ADAM_RATE and (difference > atol).mean() <= 1e-3)
+    return bool(
+        difference.max() <= 2 * ADAM_RATE and (difference > atol).mean() <= MAX_REPLAY_MISMATCH
+    )
 
 
 def looks_like_adam_first_step(before: list, after: list) -> bool:
