@@ -30,14 +30,6 @@ def _kept_names(kept: set[str], here: str) -> set[str]:
     return {os.path.basename(name) for name in kept if os.path.dirname(name) == here}
 
 
-def _rmdir(parent: int, name: str) -> None:
-    try:
-        os.rmdir(name, dir_fd=parent)
-    except PermissionError:
-        os.fchmod(parent, 0o700)
-        os.rmdir(name, dir_fd=parent)
-
-
 def _identity(fd: int) -> tuple[int, int]:
     info = os.fstat(fd)
     return info.st_dev, info.st_ino
@@ -51,12 +43,14 @@ def _open_child(parent: int, name: str) -> int:
         return os.open(name, _OPEN_DIR, dir_fd=parent)
 
 
-def _unlink(parent: int, name: str) -> None:
+def _unlink(parent: int, name: str, *, remove=os.unlink) -> None:
+    """``remove`` (os.unlink or os.rmdir) ``name`` in ``parent``, which its owner may have made
+    read-only."""
     try:
-        os.unlink(name, dir_fd=parent)
+        remove(name, dir_fd=parent)
     except PermissionError:
         os.fchmod(parent, 0o700)
-        os.unlink(name, dir_fd=parent)
+        remove(name, dir_fd=parent)
 
 
 def _first_subfolder(fd: int, skip: set[str]) -> str | None:
@@ -111,7 +105,7 @@ def empty_folder(path: str | os.PathLike, *, keep: Iterable[str] = ()) -> None:
             if here in on_the_way:
                 skip.add(name)  # emptied, but it holds a kept folder
             else:
-                _rmdir(fd, name)
+                _unlink(fd, name, remove=os.rmdir)
             here = os.path.dirname(here)
     finally:
         os.close(fd)
