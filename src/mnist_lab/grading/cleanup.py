@@ -43,9 +43,9 @@ def _open_child(parent: int, name: str) -> int:
         return os.open(name, _OPEN_DIR, dir_fd=parent)
 
 
-def _unlink(parent: int, name: str, *, remove=os.unlink) -> None:
-    """``remove`` (os.unlink or os.rmdir) ``name`` in ``parent``, which its owner may have made
-    read-only."""
+def _remove(parent: int, name: str, *, remove=os.unlink) -> None:
+    """``remove`` (os.unlink, or os.rmdir for an emptied folder) ``name`` in ``parent``, which
+    its owner may have made read-only."""
     try:
         remove(name, dir_fd=parent)
     except PermissionError:
@@ -70,7 +70,7 @@ def _first_subfolder(fd: int, skip: set[str]) -> str | None:
             continue
         if stat.S_ISDIR(info.st_mode):
             return name
-        _unlink(fd, name)
+        _remove(fd, name)
     return None
 
 
@@ -105,7 +105,7 @@ def empty_folder(path: str | os.PathLike, *, keep: Iterable[str] = ()) -> None:
             if here in on_the_way:
                 skip.add(name)  # emptied, but it holds a kept folder
             else:
-                _unlink(fd, name, remove=os.rmdir)
+                _remove(fd, name, remove=os.rmdir)
             here = os.path.dirname(here)
     finally:
         os.close(fd)

@@ -763,9 +763,9 @@ class Sandbox:
         size = str(self.limits.memory_bytes)
         for folder in PRIVATE_FOLDERS:
             argv += ["--size", size, "--perms", "1777", "--tmpfs", folder]
-        bound = [Path("/usr"), *_interpreter_binds()]
+        binds = _interpreter_binds()
         made: set[Path] = {Path(folder) for folder in PRIVATE_FOLDERS}
-        for folder in bound[1:]:
+        for folder in binds:
             for parent in reversed(folder.parents):  # bwrap would copy their host modes
                 if parent != Path("/") and parent not in made:
                     argv += ["--perms", "0755", "--dir", str(parent)]
@@ -775,7 +775,7 @@ class Sandbox:
         for path in protected_paths(list(self.options.hide)):  # parents sort first
             if any(h in path.parents for h in hidden):
                 continue  # already inside an emptied folder
-            if any(path == b or b in path.parents for b in bound):
+            if any(path == b or b in path.parents for b in [Path("/usr"), *binds]):
                 # Inside a bound folder (an installed mnist-lab in the venv): an empty folder
                 # no one may list, or an empty file, stands in for it.
                 argv += (
