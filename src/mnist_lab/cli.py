@@ -27,7 +27,7 @@ DEFAULT_SOLUTION = Path("solutions/digits.py")
 PROG = "mnist-lab"
 DEFAULT_GRADES_DIR = Path("mnist-lab-grades")
 # grade's options that only a batch uses: given with --results they would be ignored.
-BATCH_ONLY_OPTIONS = ("--out", "--jobs", "--name", "--canvas-assignment-id")
+BATCH_ONLY_OPTIONS = ("--out", "--jobs", "--name", "--canvas-assignment-id", "--cluster")
 
 
 class UsageError(UserError):
@@ -141,6 +141,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         assignment_name=ASSIGNMENT_NAME if args.name is None else args.name,
         canvas_assignment_id=args.canvas_assignment_id,
         progress=ProgressPrinter(sys.stderr),
+        fork_server=args.fork_server,
+        cluster=args.cluster,
     )
     print(result.summary())
     for warning in result.files.warnings():
@@ -170,6 +172,7 @@ def _grade_one(args: argparse.Namespace) -> int:
         tests_dir=args.tests,
         results_path=args.results,
         config=_grading_config(args),
+        fork_server=args.fork_server,
     )
     print(result.to_text())
     print(f"wrote {args.results}")
@@ -471,6 +474,22 @@ def _add_grade(commands: Any) -> None:
         default=DEFAULTS.memory_bytes / 1e6,
         metavar="MB",
         help="memory one submission's sandbox may use, in MB (default: %(default)g)",
+    )
+    grade.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="batch: grade on the workers of this Dask scheduler (tcp://HOST:PORT; workers "
+        'need pip install "mnist-lab[cluster]"); results, gradebooks and feedback are written '
+        "here as for a local batch",
+    )
+    grade.add_argument(
+        "--no-fork-server",
+        dest="fork_server",
+        action="store_false",
+        help="start a fresh Python (and TensorFlow's import) for every submission's sandbox "
+        "instead of forking it from a warm fork server (which is used only where every "
+        "protection is available: see mnist-lab doctor)",
     )
     grade.add_argument(
         "--name",

@@ -40,6 +40,12 @@ needs_namespaces = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(params=[True, False], ids=["forked", "fresh"])
+def fork_server(request: pytest.FixtureRequest) -> bool:
+    """Where every protection is available: forked from the fork server, or a fresh Python."""
+    return request.param
+
+
 @pytest.fixture(params=LEVELS)
 def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(sandbox.MODE_VARIABLE, request.param)
@@ -104,7 +110,9 @@ def leaked(result) -> str:
 
 @needs_root
 @needs_namespaces
-def test_the_worker_runs_as_its_own_user_in_a_private_scratch(tmp_path: Path) -> None:
+def test_the_worker_runs_as_its_own_user_in_a_private_scratch(
+    tmp_path: Path, fork_server: bool
+) -> None:
     result = grade(
         tmp_path,
         {
@@ -120,6 +128,7 @@ def test_the_worker_runs_as_its_own_user_in_a_private_scratch(tmp_path: Path) ->
                 assert cwd == "/home/student", cwd
             """,
         },
+        fork_server=fork_server,
     )
     assert [case.output for case in result.tests] == ["Passed.", "Passed."], result.grader_error
     assert result.protections["level"] == "full"
@@ -162,7 +171,7 @@ LOOK_AROUND = """
 
 @needs_namespaces
 def test_tests_solutions_classmates_and_the_grader_cannot_be_read_by_the_worker(
-    tmp_path: Path,
+    tmp_path: Path, fork_server: bool
 ) -> None:
     from importlib import resources
 
@@ -182,7 +191,7 @@ def test_tests_solutions_classmates_and_the_grader_cannot_be_read_by_the_worker(
         str(Path(__file__)),
     ]
     body = f"import json\nassert False, 'DATA' + json.dumps(probe({secret_paths!r}))"
-    result = grade(tmp_path, {"looks around": body}, source=LOOK_AROUND)
+    result = grade(tmp_path, {"looks around": body}, source=LOOK_AROUND, fork_server=fork_server)
     seen = json.loads(leaked(result).split("DATA", 1)[1])
     assert seen["found"] == []
     assert not any("pytest" in command for command in seen["commands"])  # no grader visible
@@ -291,11 +300,12 @@ def _uid_of_escapees(token: str) -> set[int]:
 @needs_root
 @pytest.mark.parametrize("mode", ["auto", "no-namespaces"])
 def test_nothing_the_submission_starts_outlives_grading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, fork_server: bool
 ) -> None:
     monkeypatch.setenv(sandbox.MODE_VARIABLE, mode)
     token = os.urandom(6).hex()
-    result = grade(tmp_path, {"escapes": f"assert probe({token!r}) == -1, 'ran'"}, source=ESCAPE)
+    cases = {"escapes": f"assert probe({token!r}) == -1, 'ran'"}
+    result = grade(tmp_path, cases, source=ESCAPE, fork_server=fork_server)
     assert "ran" in result.tests[0].output
     assert _uid_of_escapees(token) == set()
 
@@ -304,12 +314,12 @@ def test_a_worker_that_cannot_start_is_a_grader_error_not_a_zero(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E.g. an interpreter without NumPy: before any student code runs, so no score is given."""
-    bundle = sandbox._module_bundle()
+    bundle = sandbox.module_bundle()
     broken = [
         [name, "import no_such_module_here\n" if name.endswith("protocol") else source]
         for name, source in bundle
     ]
-    monkeypatch.setattr(sandbox, "_module_bundle", lambda: broken)
+    monkeypatch.setattr(sandbox, "module_bundle", lambda: broken)
     results = tmp_path / "results.json"
     result = grade(tmp_path, {"trivial": "assert slow(0) == 0"}, results_path=results)
     data = json.loads(results.read_text(encoding="utf-8"))
@@ -404,11 +414,15 @@ MEMORY = """
 @needs_root
 @pytest.mark.parametrize("how", ["child", "memfd", "shm"])
 def test_memory_in_children_memfds_and_shared_memory_counts_towards_the_cap(
-    tmp_path: Path, how: str
+    tmp_path: Path, how: str, fork_server: bool
 ) -> None:
     before = set(os.listdir("/dev/shm"))
     result = grade(
-        tmp_path, {how: f"probe({how!r})"}, source=MEMORY, memory_limit_bytes=500 * 2**20
+        tmp_path,
+        {how: f"probe({how!r})"},
+        source=MEMORY,
+        memory_limit_bytes=500 * 2**20,
+        fork_server=fork_server,
     )
     assert not result.tests[0].passed
     assert "used more than the 500 MB memory limit" in result.tests[0].output
@@ -580,14 +594,14 @@ def test_a_closed_channels_reader_never_reads_the_next_channels_socket(
         return real_read(fd, **options)
 
     monkeypatch.setattr(protocol, "read_message", read_after_a_pause)
-    old_ours, old_theirs = sandbox._socket_pair()
+    old_ours, old_theirs = sandbox.socket_pair()
     before = set(threading.enumerate())
     old = sandbox.Channel(old_ours, watch=lambda: None, max_reply_bytes=2**20)
     old_threads.update(set(threading.enumerate()) - before)
     known.set()
     old.close()
     old_theirs.close()
-    ours, theirs = sandbox._socket_pair()  # the lowest free numbers: the old one's, if it was freed
+    ours, theirs = sandbox.socket_pair()  # the lowest free numbers: the old one's, if it was freed
     channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
     resume.set()
     for number in range(3):
@@ -600,9 +614,9 @@ def test_a_closed_channels_reader_never_reads_the_next_channels_socket(
 def test_a_channel_sends_in_order_and_closes_the_descriptors_it_passes() -> None:
     """A session's descriptor went out after its request (the zygote reads them in that order)."""
 
-    ours, theirs = sandbox._socket_pair()
+    ours, theirs = sandbox.socket_pair()
     channel = sandbox.Channel(ours, watch=lambda: None, max_reply_bytes=2**20)
-    passed = [sandbox._socket_pair() for _ in range(3)]
+    passed = [sandbox.socket_pair() for _ in range(3)]
     for number, (end, _) in enumerate(passed):
         channel.send({"op": "session", "n": number}, fds=(end,))
     for number, (_, other_end) in enumerate(passed):

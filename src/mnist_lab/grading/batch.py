@@ -38,6 +38,7 @@ from mnist_lab.constants import ASSIGNMENT_NAME
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
 from mnist_lab.grading import grade, sandbox
+from mnist_lab.grading.cluster import ClusterGrader
 from mnist_lab.grading.collect import CollectError, Submission, collect_submissions
 from mnist_lab.grading.config import DEFAULTS, GradingConfig
 from mnist_lab.grading.gradebook import GradebookFiles, GradedSubmission, write_gradebooks
@@ -350,6 +351,8 @@ def grade_batch(
     canvas_assignment_id: str | None = None,
     progress: Callable[[Progress], None] = lambda progress: None,
     cancel: threading.Event | None = None,
+    fork_server: bool = True,
+    cluster: str | None = None,
 ) -> BatchResult:
     """Grade every submission found in ``inputs``; write results, feedback and gradebooks.
 
@@ -357,11 +360,12 @@ def grade_batch(
     raises a UserError before anything is graded or written.
     A rerun on the same ``out_dir`` reuses every result whose submission and tests are unchanged.
     KeyboardInterrupt (or ``cancel``) stops it: finished students are kept, running ones are
-    regraded next time.
+    regraded next time. ``fork_server``: see ``grade.grade_submission``. ``cluster``: the
+    address of a Dask scheduler whose workers grade the submissions (``cluster.py``); ``jobs``
+    is then how many are sent at once (default: twice the cluster's threads, at least 16).
     """
     started = time.monotonic()
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise BatchError(f"--jobs must be at least 1, got {jobs}")
     if not inputs:
         raise BatchError("no submissions given")
@@ -373,9 +377,16 @@ def grade_batch(
     check_course_inputs(inputs)
     out_dir = Path(out_dir)
     check_out_dir(out_dir, inputs)
+    remote = None
+    if cluster is not None:  # reached (or refused) before anything is written
+        remote = ClusterGrader(cluster, tests_dir=tests_dir, config=config, fork_server=fork_server)
+        jobs = jobs or max(16, 2 * remote.threads())
+    jobs = jobs or os.cpu_count() or 1
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir):  # one batch at a time per --out
+    with _locked(out_dir), contextlib.ExitStack() as cleanup:  # one batch at a time per --out
+        if remote is not None:
+            cleanup.callback(remote.close)
         try:
             submissions = _stage(inputs, out_dir)
         except CollectError as error:
@@ -422,6 +433,8 @@ def grade_batch(
                 cases=cases,
                 config=config,
                 cancel=cancel,
+                fork_server=fork_server,
+                remote=remote,
             ),
             out_dir=out_dir,
         )
@@ -568,6 +581,8 @@ def _grade_one(
     cases: list[grade.Case],
     config: GradingConfig,
     cancel: threading.Event,
+    fork_server: bool = True,
+    remote: ClusterGrader | None = None,
 ) -> tuple[StudentOutcome, GradedSubmission]:
     started = time.monotonic()
     key = item.student.key
@@ -597,13 +612,18 @@ def _grade_one(
     if item.path is None:
         return ungradable(item.problem or "no submission file")
     try:
-        result = grade.grade_submission(
-            submission=item.path,
-            tests_dir=tests_dir,
-            results_path=results_path,
-            config=config,
-            cancel=cancel,
-        )
+        if remote is not None:
+            result = remote.grade(item.path, cancel=cancel)
+            grade.write_results(result, results_path)
+        else:
+            result = grade.grade_submission(
+                submission=item.path,
+                tests_dir=tests_dir,
+                results_path=results_path,
+                config=config,
+                cancel=cancel,
+                fork_server=fork_server,
+            )
     except grade.GradingSetupError as error:
         return ungradable(str(error))
     except Exception as error:  # a bug in mnist-lab: this student is not graded, the rest are

@@ -30,7 +30,7 @@ from typing import Any
 from mnist_lab import assignment
 from mnist_lab.errors import UserError
 from mnist_lab.files import write_text_atomically
-from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading import blas, forkserver, protocol, sandbox
 from mnist_lab.grading.config import DEFAULTS, GradingConfig
 from mnist_lab.grading.session import (
     REFERENCE_HELPERS,
@@ -454,6 +454,7 @@ def grade_submission(
     protect: tuple[Path, ...] = (),
     preload: tuple[str, ...] = sandbox.DEFAULT_PRELOAD,
     cancel: threading.Event | None = None,
+    fork_server: bool = True,
 ) -> GradingResult:
     """Grade ``submission`` (.py or .ipynb) against the test files; write ``results_path``.
 
@@ -466,19 +467,23 @@ def grade_submission(
     Raises GradingSetupError (a UserError) for options that cannot work, before grading.
     """
     started = time.monotonic()
+    blas.use_one_thread()
     submission = Path(submission)
     tests_dir = Path(tests_dir) if tests_dir is not None else default_tests_dir()
     config = _with(config, time_limit=time_limit, budget=budget, memory_bytes=memory_limit_bytes)
     if results_path is not None:
         check_results_path(Path(results_path), submission=submission)
+    protections = sandbox.protections()
+    hide = tuple(_hidden(tests_dir, protect))
     options = SessionOptions(
         config=config,
         deadline=started + config.budget,
-        protections=sandbox.protections(),
+        protections=protections,
         sandbox=sandbox.SandboxOptions(
             config=config,
             preload=tuple(preload),
-            hide=tuple(_hidden(tests_dir, protect)),
+            hide=hide,
+            fork_server=_fork_server(fork_server, protections, preload=preload, hide=hide),
         ),
         cancel=cancel,
     )
@@ -526,6 +531,14 @@ def _with(config: GradingConfig, **overrides: Any) -> GradingConfig:
         raise GradingSetupError(str(error)) from None
 
 
+def _fork_server(
+    wanted: bool, protections: sandbox.Protections, *, preload: tuple[str, ...], hide: tuple
+) -> forkserver.ForkServer | None:
+    if not wanted or protections.level != "full":  # it needs root, namespaces and a group
+        return None
+    return forkserver.shared(preload=tuple(preload), hide=hide)
+
+
 def _hidden(tests_dir: Path, protect: tuple[Path, ...]) -> list[Path]:
     hide = [tests_dir, *protect]
     for extra in (tests_dir.parent / "fixtures", Path("/autograder/source")):
@@ -538,6 +551,7 @@ def _grade(
     *, submission: Path, tests_dir: Path, public_only: bool, started: float, options
 ) -> GradingResult:
     protections = options.protections.to_dict()
+    protections["fork_server"] = options.sandbox.fork_server is not None
     cases = _cases(tests_dir, public_only)
     functions = tuple(dict.fromkeys(c.function for c in sorted(cases, key=lambda c: c.order)))
     try:

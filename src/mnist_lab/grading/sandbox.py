@@ -36,6 +36,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -155,7 +156,7 @@ def _interpreter_dirs() -> list[Path]:
     return kept
 
 
-def _interpreter_binds() -> list[Path]:
+def interpreter_binds() -> list[Path]:
     """The interpreter's folders the sandbox binds (those outside /usr, outermost only)."""
     return [
         folder
@@ -168,7 +169,7 @@ def _kept_in(folder: str) -> list[str]:
     """The interpreter's folders bound inside private ``folder``: its wipe must leave them."""
     return [
         str(bound.relative_to(folder))
-        for bound in _interpreter_binds()
+        for bound in interpreter_binds()
         if Path(folder) in bound.parents
     ]
 
@@ -387,7 +388,7 @@ def _kill_uid(uid: int) -> None:
 # --- what the worker is sent -------------------------------------------------------------------
 
 
-def _module_bundle() -> list[list[Any]]:
+def module_bundle() -> list[list[Any]]:
     """The modules the worker needs, as (name, source) pairs; None source = empty package."""
     package = resources.files("mnist_lab")
     grading = resources.files("mnist_lab.grading")
@@ -396,7 +397,7 @@ def _module_bundle() -> list[list[Any]]:
         ["mnist_lab.constants", package.joinpath("constants.py").read_text(encoding="utf-8")],
         ["mnist_lab.grading", None],
     ]
-    for name in ("protocol", "cleanup", "modeldata", "worker"):
+    for name in ("protocol", "cleanup", "modeldata", "isolation", "worker"):
         source = grading.joinpath(f"{name}.py").read_text(encoding="utf-8")
         bundle.append([f"mnist_lab.grading.{name}", source])
     return bundle
@@ -421,6 +422,77 @@ def protected_paths(extra: list[Path]) -> list[Path]:
                 break
     paths.update(Path(path) for path in extra)
     return sorted({p.resolve() for p in paths if p.exists()})
+
+
+def environment(home: str, control_fd: int, *, tmp: str) -> dict[str, str]:
+    """The whole environment of a sandbox's processes (nothing of the grader's)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "USER": "student",
+        "TMPDIR": tmp,
+        "KERAS_HOME": f"{home}/.keras",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        # OpenBLAS's threads spin after every call: on a machine grading several submissions
+        # at once they burned as much CPU as the grading (TensorFlow has threads of its own).
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MNIST_LAB_OFFLINE": "1",
+        CONTROL_FD_VARIABLE: str(control_fd),
+    }
+
+
+def hidden_in_view(hide: tuple[Path, ...] | list[Path]) -> list[Path]:
+    """Of the paths to hide (and mnist-lab's own), those a view would show: inside /usr or a
+    folder of Python's it binds (outermost only). Everything else is absent from it anyway."""
+    binds = interpreter_binds()
+    hidden: list[Path] = []
+    for path in protected_paths(list(hide)):  # parents sort first
+        if any(h in path.parents for h in hidden):
+            continue  # already inside an emptied folder
+        if any(path == b or b in path.parents for b in [Path("/usr"), *binds]):
+            hidden.append(path)
+    return hidden
+
+
+def mount_view(*, tmpfs_bytes: int, hide: tuple[Path, ...] | list[Path]) -> list[str]:
+    """bubblewrap's mount view: /usr, Python, private /tmp, /dev/shm and home; nothing else.
+
+    The private folders are mounted before Python's folders, so a Python that lives under
+    /tmp (a clone checked out there) is bound inside the private /tmp, not hidden by it.
+    """
+    argv = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
+        if (Path("/etc") / name).exists():
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    for folder in PRIVATE_FOLDERS:
+        argv += ["--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", folder]
+    made: set[Path] = {Path(folder) for folder in PRIVATE_FOLDERS}
+    for folder in interpreter_binds():
+        for parent in reversed(folder.parents):  # bwrap would copy their host modes
+            if parent != Path("/") and parent not in made:
+                argv += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        argv += ["--ro-bind", str(folder), str(folder)]
+    for path in hidden_in_view(hide):
+        # Inside a bound folder (an installed mnist-lab in the venv): an empty folder no one
+        # may list, or an empty file, stands in for it.
+        if path.is_dir():
+            argv += ["--perms", "0000", "--tmpfs", str(path)]
+        else:
+            argv += ["--ro-bind", "/dev/null", str(path)]
+    return [*argv, "--chdir", SANDBOX_HOME]
 
 
 class OutputSink:
@@ -454,13 +526,31 @@ class OutputSink:
 # --- channels ----------------------------------------------------------------------------------
 
 
-def _socket_pair() -> tuple[socket.socket, socket.socket]:
+def socket_pair() -> tuple[socket.socket, socket.socket]:
     """Two connected blocking sockets (a default timeout set by other code would make them
     non-blocking, and the channels read them with plain blocking reads)."""
     pair = socket.socketpair()
     for end in pair:
         end.setblocking(True)
     return pair
+
+
+def sender_pid(sock: socket.socket, *, timeout: float) -> int:
+    """The pid (in our namespace) of the process that wrote the next byte on ``sock``, as the
+    kernel attached it (SO_PASSCRED was set before): never what the process says of itself."""
+    sock.settimeout(timeout)
+    try:
+        data, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_SPACE(struct.calcsize("3i")))
+    except TimeoutError:
+        raise SandboxError(f"the forked sandbox did not start within {timeout:g} s") from None
+    finally:
+        sock.setblocking(True)
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, uid, _ = struct.unpack("3i", payload[: struct.calcsize("3i")])
+            if data == b"\x01" and uid == 0 and pid > 0:
+                return pid
+    raise SandboxError("the forked sandbox did not identify itself")
 
 
 class Channel:
@@ -580,6 +670,9 @@ class SandboxOptions:
     preload: tuple[str, ...] = DEFAULT_PRELOAD
     hide: tuple[Path, ...] = ()  # more paths the worker must not see
     cancel: threading.Event | None = None
+    # A forkserver.ForkServer to fork the sandbox from (only with every protection), or None:
+    # start a Python of its own.
+    fork_server: Any = None
 
 
 class Sandbox:
@@ -610,7 +703,10 @@ class Sandbox:
         self.wait_ready(timeout=timeout)
 
     def spawn(self) -> None:
-        """Start the zygote without waiting for it (the grader goes on meanwhile)."""
+        """Start the zygote without waiting for it (the grader goes on meanwhile); a sandbox
+        forked from a fork server is forked when it is first awaited."""
+        if self.forked:
+            return
         try:
             self._spawn()
         except SandboxError:
@@ -633,7 +729,12 @@ class Sandbox:
         if self._ready:
             return
         try:
+            if self.forked and self.control is None:
+                self._fork(timeout)
             reply = self.control.reply(timeout=timeout)
+        except SandboxError:
+            self.close()
+            raise
         except (protocol.WorkerFailure, protocol.ProtocolError, EOFError, OSError) as failure:
             time.sleep(0.2)  # let the output drain
             detail = self.output.text(limit=600).strip().replace("\n", " | ") if self.output else ""
@@ -646,8 +747,37 @@ class Sandbox:
             raise SandboxError(f"the grading worker did not start: {reply.get('error')}")
         self._ready = True
 
+    @property
+    def forked(self) -> bool:
+        return self.options.fork_server is not None
+
+    def _fork(self, timeout: float) -> None:
+        """Have the fork server fork this sandbox; put it in its control group before it does
+        anything (it waits for its configuration), then send the configuration."""
+        self.group = cgroups.Group.create(
+            memory_bytes=self.limits.memory_bytes,
+            max_processes=self.limits.max_processes + 1,  # + the process that holds process 1
+        )
+        control_ours, control_theirs = socket_pair()
+        output_ours, output_theirs = socket_pair()
+        control_ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.output = OutputSink(output_ours.detach())
+        try:
+            self.options.fork_server.fork(control_theirs, output_theirs, timeout=timeout)
+            pid = sender_pid(control_ours, timeout=CONTROL_TIMEOUT)
+            self.group.attach(pid)
+            control_ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+        except BaseException:
+            control_ours.close()
+            raise
+        self.control = Channel(
+            control_ours, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes
+        )
+        config = {**self._config(), "uid": self.uid, "tmpfs_bytes": self.limits.memory_bytes}
+        self.control.send(config)
+
     def _spawn(self) -> None:
-        control_ours, control_theirs = _socket_pair()
+        control_ours, control_theirs = socket_pair()
         output_read, output_write = os.pipe()
         gate_read, gate_write = os.pipe()
         if self.protections.cgroup:
@@ -684,7 +814,7 @@ class Sandbox:
         self.control = Channel(
             control_ours, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes
         )
-        self.control.send({"modules": _module_bundle(), "config": self._config()})
+        self.control.send({"modules": module_bundle(), "config": self._config()})
 
     def _config(self) -> dict[str, Any]:
         if self.protections.namespaces:
@@ -705,31 +835,14 @@ class Sandbox:
             "max_reply_bytes": self.limits.max_reply_bytes,
         }
 
-    def _environment(self, home: str, control_fd: int) -> dict[str, str]:
-        return {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": home,
-            "USER": "student",
-            "TMPDIR": "/tmp" if self.protections.namespaces else f"{home}/tmp",
-            "KERAS_HOME": f"{home}/.keras",
-            "MPLCONFIGDIR": f"{home}/.matplotlib",
-            "MPLBACKEND": "Agg",
-            "LANG": "C.UTF-8",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "CUDA_VISIBLE_DEVICES": "",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "MNIST_LAB_OFFLINE": "1",
-            CONTROL_FD_VARIABLE: str(control_fd),
-        }
-
     def _command(self, control_fd: int) -> tuple[list[str], dict[str, str], str, dict]:
         python = [sys.executable, "-I", "-c", BOOTSTRAP]
         if self.protections.namespaces:
-            env = self._environment(SANDBOX_HOME, control_fd)
+            env = environment(SANDBOX_HOME, control_fd, tmp="/tmp")
             argv = ["bwrap", *_namespace_flags(running_as_root()), "--clearenv"]
             for key, value in env.items():
                 argv += ["--setenv", key, value]
-            argv += self._view()
+            argv += mount_view(tmpfs_bytes=self.limits.memory_bytes, hide=self.options.hide)
             if self.uid is not None:
                 uid = str(self.uid)
                 python = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups"]
@@ -741,58 +854,16 @@ class Sandbox:
             os.chown(self.scratch, self.uid, self.uid)
             user = {"user": self.uid, "group": self.uid, "extra_groups": []}
         os.chmod(self.scratch, 0o700)
-        return python, self._environment(str(self.scratch), control_fd), str(self.scratch), user
-
-    def _view(self) -> list[str]:
-        """bubblewrap's mount view: /usr, Python, private /tmp, /dev/shm and home; nothing else.
-
-        The private folders are mounted before Python's folders, so a Python that lives under
-        /tmp (a clone checked out there) is bound inside the private /tmp, not hidden by it.
-        """
-        argv = ["--ro-bind", "/usr", "/usr"]
-        for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
-            path = Path("/") / name
-            if path.is_symlink():
-                argv += ["--symlink", os.readlink(path), str(path)]
-            elif path.is_dir():
-                argv += ["--ro-bind", str(path), str(path)]
-        for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
-            if (Path("/etc") / name).exists():
-                argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        size = str(self.limits.memory_bytes)
-        for folder in PRIVATE_FOLDERS:
-            argv += ["--size", size, "--perms", "1777", "--tmpfs", folder]
-        binds = _interpreter_binds()
-        made: set[Path] = {Path(folder) for folder in PRIVATE_FOLDERS}
-        for folder in binds:
-            for parent in reversed(folder.parents):  # bwrap would copy their host modes
-                if parent != Path("/") and parent not in made:
-                    argv += ["--perms", "0755", "--dir", str(parent)]
-                    made.add(parent)
-            argv += ["--ro-bind", str(folder), str(folder)]
-        hidden: list[Path] = []
-        for path in protected_paths(list(self.options.hide)):  # parents sort first
-            if any(h in path.parents for h in hidden):
-                continue  # already inside an emptied folder
-            if any(path == b or b in path.parents for b in [Path("/usr"), *binds]):
-                # Inside a bound folder (an installed mnist-lab in the venv): an empty folder
-                # no one may list, or an empty file, stands in for it.
-                argv += (
-                    ["--perms", "0000", "--tmpfs", str(path)]
-                    if path.is_dir()
-                    else ["--ro-bind", "/dev/null", str(path)]
-                )
-                hidden.append(path)
-        return [*argv, "--chdir", SANDBOX_HOME]
+        env = environment(str(self.scratch), control_fd, tmp=f"{self.scratch}/tmp")
+        return python, env, str(self.scratch), user
 
     # watching
 
     def _pids(self) -> list[int]:
-        if self.process is None:
-            return []
         if self.group is not None:
             return self.group.pids()
+        if self.process is None:
+            return []
         if self.uid is not None:
             return _processes_of(self.uid)
         return _descendants(self.process.pid)
@@ -819,7 +890,8 @@ class Sandbox:
         if self.over_memory():
             self.kill(self.memory_message())
             raise protocol.WorkerFailure(self.dead_reason)
-        if self.process is not None and self.process.poll() is not None:
+        ended = self.process.poll() is not None if self.process is not None else not self._pids()
+        if ended:
             self.kill("the sandbox ended")
             raise protocol.WorkerFailure(self.dead_reason)
 
@@ -830,7 +902,7 @@ class Sandbox:
         the scratch folders), talking on a socket of its own."""
         if self.dead_reason:
             raise protocol.WorkerFailure(self.dead_reason)
-        ours, theirs = _socket_pair()
+        ours, theirs = socket_pair()
         self.control.send({"op": "session"}, fds=(theirs,))  # the channel closes theirs
         try:
             reply = self._control_reply()

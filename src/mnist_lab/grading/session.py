@@ -129,6 +129,7 @@ class Session:
             preload=options.preload,
             hide=options.hide,
             cancel=self.options.cancel,
+            fork_server=options.fork_server,
         )
 
     def _retire_sandbox(self) -> None:

@@ -31,7 +31,7 @@ import time
 import types
 from typing import Any
 
-from mnist_lab.grading import cleanup, protocol
+from mnist_lab.grading import cleanup, isolation, protocol
 
 CONTROL_FD_VARIABLE = "MNIST_LAB_CONTROL_FD"
 
@@ -64,7 +64,7 @@ for _name, _source in _bundle["modules"]:
         exec(compile(_source, _module.__file__, "exec"), _module.__dict__)
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
-sys.modules["mnist_lab.grading.worker"].zygote(control_fd=_fd, config=_bundle["config"])
+sys.modules["mnist_lab.grading.worker"].main(control_fd=_fd, config=_bundle["config"])
 """
 
 
@@ -183,6 +183,94 @@ def zygote(*, control_fd: int, config: dict[str, Any]) -> None:
         except BaseException as failure:
             reply = {"ok": False, "error": protocol.exception_payload(failure), "stage": "worker"}
         write(control_fd, reply)
+
+
+# --- the fork server ----------------------------------------------------------------------------
+
+
+def main(*, control_fd: int, config: dict[str, Any]) -> None:
+    if config.get("role") == "fork-server":
+        fork_server(control_fd=control_fd, config=config)
+    else:
+        zygote(control_fd=control_fd, config=config)
+
+
+def fork_server(*, control_fd: int, config: dict[str, Any]) -> None:
+    """Import the heavy modules once; then, per ``fork`` request (with the sandbox's control
+    socket and output socket), fork a process that becomes that submission's sandbox.
+
+    Never runs student code and never keeps anything of a submission: the request carries only
+    the two sockets; the sandbox gets its configuration from the grader on its own socket.
+    """
+    _set_dumpable(False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    control = socket.socket(fileno=control_fd)
+    error = _preload(config.get("preload", []))
+    signal.signal(signal.SIGCHLD, _reap)
+    protocol.write_message(control_fd, {"ok": error is None, "pid": os.getpid(), "error": error})
+    while True:
+        try:
+            request = protocol.read_message(control_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
+        except (EOFError, OSError, protocol.ProtocolError):
+            os._exit(0)
+        try:
+            if request.get("op") != "fork":
+                reply = {"ok": request.get("op") == "ping"}
+            else:
+                _, fds, _, _ = socket.recv_fds(control, 1, 2)
+                if len(fds) != 2:
+                    raise OSError(f"expected 2 sockets with a fork request, got {len(fds)}")
+                if os.fork() == 0:
+                    control.detach()
+                    os.close(control_fd)
+                    _forked_sandbox(*fds)
+                for fd in fds:
+                    os.close(fd)
+                reply = {"ok": True}
+        except BaseException as failure:
+            reply = {"ok": False, "error": protocol.exception_payload(failure), "stage": "worker"}
+        protocol.write_message(control_fd, reply)
+
+
+def _forked_sandbox(channel_fd: int, output_fd: int) -> None:
+    """The fork server's child: say who we are, wait to be put in the sandbox's control group
+    (the grader then sends the configuration), isolate, and hold the sandbox's process 1."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for target in (1, 2):
+            os.dup2(output_fd, target)
+        os.close(output_fd)
+        os.setsid()
+        os.write(channel_fd, b"\x01")  # the kernel attaches our pid for the grader
+        config = protocol.read_message(channel_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
+        isolation.new_namespaces()
+        child = os.fork()
+        if child == 0:
+            _sandbox_init(channel_fd, config)
+        os.close(channel_fd)
+        os.waitpid(child, 0)
+    finally:
+        os._exit(0)
+
+
+def _sandbox_init(channel_fd: int, config: dict[str, Any]) -> None:
+    """Process 1 of a forked sandbox: private folders, the student's uid, then the zygote."""
+    try:
+        isolation.private_folders(
+            folders=config["wipe"], keep=config.get("keep", {}), size_bytes=config["tmpfs_bytes"]
+        )
+        isolation.become(config["uid"])
+        os.chdir(config["scratch"])
+    except BaseException as failure:
+        error = f"the forked sandbox could not isolate itself: {failure}"
+        with contextlib.suppress(OSError):
+            protocol.write_message(channel_fd, {"ok": False, "error": error})
+        os._exit(70)
+    try:
+        zygote(control_fd=channel_fd, config=config)
+    finally:
+        os._exit(0)
 
 
 def _worker_main(fd: int, config: dict[str, Any]) -> None:
