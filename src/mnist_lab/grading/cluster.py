@@ -22,11 +22,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mnist_lab import assignment
 from mnist_lab.errors import UserError
 from mnist_lab.grading import grade, sandbox
 from mnist_lab.grading.config import GradingConfig
 
-CONNECT_SECONDS = 20
+CONNECT_SECONDS = 10
 INSTALL_HINT = 'pip install "mnist-lab[cluster]"'
 
 
@@ -42,12 +43,14 @@ def _distributed() -> Any:
     return distributed
 
 
-def folder_files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` by its relative path (the test files to send)."""
+def ordered_test_files(tests_dir: Path) -> dict[str, bytes]:
+    """The test files to send, named ``NN-function.py`` so that the copy keeps the assignment's
+    order (the package's own tests take theirs from the solution, which workers do not get)."""
+    order = [spec.name for spec in grade.load_assignment(tests_dir).functions]
+    files = assignment.test_files(tests_dir)
     return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
+        f"{number:02d}-{name}.py": files[name].read_bytes()
+        for number, name in enumerate(order, start=1)
     }
 
 
@@ -67,7 +70,7 @@ class ClusterGrader:
             ) from None
         self.config = config.to_dict()
         self.fork_server = fork_server
-        tests = folder_files(tests_dir)
+        tests = ordered_test_files(tests_dir)
         # Sent once to every worker, not with each submission.
         [self.tests] = self.client.scatter([tests], broadcast=True, hash=False)
 
