@@ -25,6 +25,7 @@ from .mistake_patches import mistake_source
 from .test_batch import course, reference, stubs
 
 pytestmark = pytest.mark.slow
+MNIST_LAB = [sys.executable, "-m", "mnist_lab"]
 
 
 def students() -> dict[str, str]:
@@ -171,8 +172,7 @@ def test_an_unreachable_scheduler_is_refused_before_anything_is_written(tmp_path
 def test_the_command_line_names_the_unreachable_scheduler(tmp_path: Path) -> None:
     course(tmp_path / "course", {"ada": reference()})
     done = subprocess.run(
-        [sys.executable, "-m", "mnist_lab", "grade", "course", "--out", "out"]
-        + ["--cluster", "tcp://127.0.0.1:9"],
+        [*MNIST_LAB, "grade", "course", "--out", "out", "--cluster", "tcp://127.0.0.1:9"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
