@@ -9,8 +9,10 @@ command a user types, in a fresh process:
 (a) one correct submission: ``mnist-lab grade`` vs ``otter run`` on the built autograder.zip vs
     the floor ``python -c "import tensorflow"``; runs alternate (floor, ours, otter, floor, ...)
     so that a slow spell of the machine hits all three alike; medians and ratios;
-(b) a batch of mixed submissions (correct, buggy, degenerate, hostile) graded with --jobs 1 and
-    --jobs 2: throughput and its ratio; and the infinite-loop submission alone against its bound;
+(b) a batch of 41 correct and buggy submissions graded with the fork server (--jobs 2 and 1) and
+    without it (--no-fork-server, --jobs 2): throughputs, their ratios, identical scores, the
+    cost per submission against the import floor of (a), each sandbox's peak memory; the same
+    with the hostile submissions added; the infinite-loop submission alone against its bound;
 (c) the peak memory of a submission's sandbox (the reference; the memory hog under its cap);
 (d) the reference model's test accuracy and training time on the embedded sample and, when
     present, on ../shared/data/mnist.npz (or $MNIST_NPZ);
@@ -58,6 +60,8 @@ HOSTILE_IN_BATCH = (
 )
 TARGETS = {
     "grade/otter": "<= 1.0 (aim 0.8)",
+    "fork/fresh": ">= 3",
+    "cost/floor": "< 0.5",
     "jobs2/jobs1": ">= 1.7",
     "worker": "< 1.5 GB",
 }
@@ -92,8 +96,10 @@ def hostile_source(name: str) -> str:
     return base + "\n\n" + snippet
 
 
-def write_corpus(folder: Path) -> dict[str, str]:
-    """One subfolder per "student" holding a digits.py; returns {student: kind}."""
+def write_corpus(folder: Path, *, hostile: bool) -> dict[str, str]:
+    """One subfolder per "student" holding a digits.py; returns {student: kind}.
+
+    Without ``hostile``: 41 correct and buggy submissions, none that runs into a time limit."""
     kinds: dict[str, str] = {}
 
     def add(name: str, kind: str, source: str) -> None:
@@ -101,7 +107,7 @@ def write_corpus(folder: Path) -> dict[str, str]:
         (folder / name / "digits.py").write_text(source, encoding="utf-8")
         kinds[name] = kind
 
-    for number in range(8):
+    for number in range(16):
         add(f"correct-{number:02d}", "correct", reference_source())
     for path in sorted((REPO / "tests" / "grading" / "unusual").glob("*.py")):
         add(f"unusual-{path.stem}", "correct", path.read_text("utf-8"))
@@ -110,9 +116,14 @@ def write_corpus(folder: Path) -> dict[str, str]:
     for path in sorted((REPO / "tests" / "grading" / "degenerate").glob("*.py")):
         add(f"degenerate-{path.stem}", "buggy", path.read_text("utf-8"))
     add("stubs", "buggy", stub_source())
-    for name in HOSTILE_IN_BATCH:
+    for name in HOSTILE_IN_BATCH if hostile else ():
         add(f"hostile-{name}", "hostile", hostile_source(name))
     return kinds
+
+
+def describe(kinds: dict[str, str]) -> str:
+    counts = {kind: sum(k == kind for k in kinds.values()) for kind in sorted(set(kinds.values()))}
+    return ", ".join(f"{count} {kind}" for kind, count in counts.items())
 
 
 def main() -> None:
@@ -181,33 +192,72 @@ def main() -> None:
         f"target {TARGETS['grade/otter']}",
     )
 
-    # (b) a mixed batch with 1 and 2 jobs --------------------------------------------------------
-    print("(b) a batch of mixed submissions", flush=True)
+    # (b) batches: the fork server against fresh sandboxes, 1 and 2 jobs, with hostile ones ----
+    print("(b) batches", flush=True)
     corpus = work / "corpus"
-    kinds = write_corpus(corpus)
-    counts = {kind: sum(k == kind for k in kinds.values()) for kind in sorted(set(kinds.values()))}
-    described = ", ".join(f"{count} {kind}" for kind, count in counts.items())
-    throughput, scores = {}, {}
-    for jobs_count in (1, 2):
-        out = work / f"batch-{jobs_count}"
-        seconds = run(
-            [*MNIST_LAB, "grade", str(corpus), "--out", str(out), "--jobs", str(jobs_count)]
-        )
-        throughput[jobs_count] = len(kinds) / seconds * 60
-        scores[jobs_count] = {
-            path.stem: json.loads(path.read_text())["score"]
-            for path in sorted((out / "results").glob("*.json"))
-        }
+    kinds = write_corpus(corpus, hostile=False)
+    n = len(kinds)
+    described = describe(kinds)
+    floor = median["floor"]
+
+    def batch(name: str, folder: Path, *flags: str) -> tuple[float, dict, list[int]]:
+        out = work / name
+        seconds = run([*MNIST_LAB, "grade", str(folder), "--out", str(out), *flags])
+        results = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+        stems = [p.stem for p in sorted((out / "results").glob("*.json"))]
+        peaks = [
+            r.get("extra_data", {}).get("mnist_lab", {}).get("peak_memory_bytes", 0)
+            for r in results
+        ]
+        return seconds, dict(zip(stems, [r["score"] for r in results], strict=True)), peaks
+
+    fork2, fork_scores, fork_peaks = batch("fork-2", corpus, "--jobs", "2")
+    fresh2, fresh_scores, fresh_peaks = batch("fresh-2", corpus, "--jobs", "2", "--no-fork-server")
+    fork1, fork1_scores, _ = batch("fork-1", corpus, "--jobs", "1")
+    for label, seconds in (
+        ("fork server, --jobs 2", fork2),
+        ("--no-fork-server, --jobs 2", fresh2),
+        ("fork server, --jobs 1", fork1),
+    ):
         row(
-            f"(b) batch of {len(kinds)}, --jobs {jobs_count}",
+            f"(b) batch of {n}, {label}",
             f"{seconds:.1f} s",
-            f"{throughput[jobs_count]:.1f} submissions/min ({described})",
+            f"{n / seconds * 60:.1f} submissions/min ({described})",
         )
-    same = "identical scores" if scores[1] == scores[2] else "SCORES DIFFER between runs"
+    same = fork_scores == fresh_scores == fork1_scores
     row(
-        "(b) throughput ratio --jobs 2 / --jobs 1",
-        f"{throughput[2] / throughput[1]:.2f}",
-        f"target {TARGETS['jobs2/jobs1']}; {same}",
+        "(b) throughput ratio fork server / --no-fork-server (--jobs 2)",
+        f"{fresh2 / fork2:.2f}",
+        f"target {TARGETS['fork/fresh']}; "
+        + ("identical scores in all three runs" if same else "SCORES DIFFER between runs"),
+    )
+    row(
+        "(b) throughput ratio --jobs 2 / --jobs 1 (fork server)",
+        f"{fork1 / fork2:.2f}",
+        f"target {TARGETS['jobs2/jobs1']}",
+    )
+    row(
+        "(b) per-submission cost / import floor",
+        f"{fork2 / n / floor:.2f}",
+        f"aim {TARGETS['cost/floor']}: {fork2 / n:.2f} s per submission at --jobs 2 "
+        f"({2 * fork2 / n:.2f} core-s) against {floor:.2f} s for python -c 'import tensorflow'; "
+        f"--no-fork-server: {fresh2 / n / floor:.2f}",
+    )
+    row(
+        "(b) sandbox peak memory per submission, fork server",
+        f"{statistics.median(fork_peaks) / 1e9:.2f} GB median",
+        f"max {max(fork_peaks) / 1e9:.2f} GB; --no-fork-server median "
+        f"{statistics.median(fresh_peaks) / 1e9:.2f} GB (the fork server's pages are shared "
+        "copy-on-write and counted once, in no sandbox)",
+    )
+    mixed = work / "mixed"
+    mixed_kinds = write_corpus(mixed, hostile=True)
+    seconds, _, _ = batch("mixed-2", mixed, "--jobs", "2")
+    row(
+        f"(b) mixed batch of {len(mixed_kinds)} with hostile ones, fork server, --jobs 2",
+        f"{seconds:.1f} s",
+        f"{len(mixed_kinds) / seconds * 60:.1f} submissions/min ({describe(mixed_kinds)}; "
+        "the infinite loop alone takes its time limits)",
     )
     loop = work / "loop" / "digits.py"
     loop.parent.mkdir()

@@ -210,3 +210,31 @@ def test_scores_are_the_same_with_and_without_the_fork_server(tmp_path: Path) ->
     forked = grade(tmp_path / "a", cases, source=WHO_AM_I)
     fresh = grade(tmp_path / "b", cases, source=WHO_AM_I, fork_server=False)
     assert [c.passed for c in forked.tests] == [c.passed for c in fresh.tests] == [1, 1, 0]
+
+
+def test_doctor_checks_a_sandbox_forked_as_grading_forks_them() -> None:
+    from mnist_lab.grading.doctor import run_doctor
+
+    report = run_doctor()
+    assert report.forked
+    assert report.started, report.start_error
+    assert [ok for _, ok, _ in report.checks] == [True] * len(report.checks)
+    assert "forked from a warm fork server" in report.to_text()
+
+
+def test_a_sandbox_that_cannot_isolate_itself_never_runs_the_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. a kernel refusing a mount: a grader error, never a verdict."""
+    broken = [
+        [name, source + "\ndef become(uid):\n    raise OSError('refused here')\n"]
+        if name.endswith(".isolation")
+        else [name, source]
+        for name, source in sandbox.module_bundle()
+    ]
+    monkeypatch.setattr(sandbox, "module_bundle", lambda: broken)
+    result = grade(tmp_path, {"one": "assert slow(0) == 0"}, fork_server=True)
+    assert result.grader_error is not None
+    assert "could not isolate itself" in result.grader_error
+    assert "refused here" in result.grader_error
+    assert result.tests == []

@@ -146,3 +146,4 @@ def test_doctor_without_root_says_what_is_missing_and_why(work: Path) -> None:
     assert "why not: separate user: the grader is not root" in done.stdout
     assert "[ok] no other process visible" in done.stdout
     assert "[--] another user than the grader" in done.stdout
+    assert "a fresh Python (no fork server: it needs every protection)" in done.stdout

@@ -1,9 +1,10 @@
 """``mnist-lab doctor``: which protections grading gets on this machine, checked for real.
 
-It starts a real sandbox (as grading would, without TensorFlow), runs a probe in it as if it
-were a student's code, and compares what the probe saw with what each protection promises:
-another user, no other process visible, no network, none of the hidden files readable. Every
-verdict is made here, from the data the probe returned.
+It starts a real sandbox as grading would (forked from a fork server where every protection is
+available; NumPy preloaded, not TensorFlow), runs a probe in it as if it were a student's code,
+and compares what the probe saw with what each protection promises: another user, no other
+process visible, no network, none of the hidden files readable. Every verdict is made here,
+from the data the probe returned.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from mnist_lab.grading import protocol, sandbox
+from mnist_lab.grading import forkserver, protocol, sandbox
 
 PROBE = """
 import os
@@ -46,6 +47,7 @@ class DoctorReport:
     start_error: str = ""
     checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (what, ok, detail)
     seconds: float = 0.0
+    forked: bool = False  # the sandbox came from a fork server (see forkserver.py)
 
     @property
     def can_grade(self) -> bool:
@@ -56,7 +58,12 @@ class DoctorReport:
         if not self.started:
             lines.append(f"The sandbox did NOT start, so grading cannot run: {self.start_error}")
             return "\n".join(lines)
-        lines.append(f"Checked from inside a real sandbox ({self.seconds:.1f} s):")
+        how = (
+            "forked from a warm fork server, as grading does here"
+            if self.forked
+            else "a fresh Python (no fork server: it needs every protection)"
+        )
+        lines.append(f"Checked from inside a real sandbox, {how} ({self.seconds:.1f} s):")
         for what, ok, detail in self.checks:
             lines.append(f"  [{'ok' if ok else '--'}] {what}: {detail}")
         return "\n".join(lines)
@@ -71,10 +78,14 @@ def run_doctor() -> DoctorReport:
     started = time.monotonic()
     protections = sandbox.protections()
     report = DoctorReport(protections=protections, started=False)
+    server = None
+    if protections.level == "full":  # as grade_submission does
+        server = forkserver.shared(preload=("numpy",), hide=())
+    report.forked = server is not None
     box = sandbox.Sandbox(
         files={"probe.py": PROBE},
         protections=protections,
-        options=sandbox.SandboxOptions(preload=("numpy",)),
+        options=sandbox.SandboxOptions(preload=("numpy",), fork_server=server),
     )
     try:
         box.start(timeout=60)

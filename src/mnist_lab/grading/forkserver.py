@@ -69,6 +69,7 @@ class ForkServer:
         ours, theirs = sandbox.socket_pair()
         output_read, output_write = os.pipe()
         started = threading.Event()
+        failures: list[OSError] = []
 
         def keep() -> None:
             # bwrap's --die-with-parent follows the thread that started it: this one lives
@@ -83,19 +84,22 @@ class ForkServer:
                     env={"PATH": "/usr/bin:/bin"},
                     start_new_session=True,
                 )
+            except OSError as error:
+                failures.append(error)
+                return
             finally:
                 started.set()
             self.process.wait()
 
+        self.process = None
         threading.Thread(target=keep, name="mnist-lab-fork-server", daemon=True).start()
         started.wait()
-        for handle in (output_write,):
-            os.close(handle)
+        os.close(output_write)
         theirs.close()
         self.output = sandbox.OutputSink(output_read)
-        if self.process is None:
+        if failures:
             ours.close()
-            raise sandbox.SandboxError("the fork server could not be started")
+            raise sandbox.SandboxError(f"the fork server could not be started: {failures[0]}")
         self.ready = False
         self.control = sandbox.Channel(
             ours, watch=self._watch, max_reply_bytes=DEFAULTS.max_reply_bytes

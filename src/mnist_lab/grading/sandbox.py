@@ -758,23 +758,30 @@ class Sandbox:
             memory_bytes=self.limits.memory_bytes,
             max_processes=self.limits.max_processes + 1,  # + the process that holds process 1
         )
+        try:
+            control = self._forked_and_attached(timeout)
+        except SandboxError:  # a server that died meanwhile is started again by the retry
+            control = self._forked_and_attached(timeout)
+        self.control = Channel(
+            control, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes
+        )
+        config = {**self._config(), "uid": self.uid, "tmpfs_bytes": self.limits.memory_bytes}
+        self.control.send(config)
+
+    def _forked_and_attached(self, timeout: float) -> socket.socket:
+        """A new child of the fork server, in our control group; its control socket."""
         control_ours, control_theirs = socket_pair()
         output_ours, output_theirs = socket_pair()
         control_ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.output = OutputSink(output_ours.detach())
         try:
             self.options.fork_server.fork(control_theirs, output_theirs, timeout=timeout)
-            pid = sender_pid(control_ours, timeout=CONTROL_TIMEOUT)
-            self.group.attach(pid)
+            self.group.attach(sender_pid(control_ours, timeout=CONTROL_TIMEOUT))
             control_ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except BaseException:
-            control_ours.close()
+            control_ours.close()  # a child waiting for its configuration reads EOF and exits
             raise
-        self.control = Channel(
-            control_ours, watch=self._watch, max_reply_bytes=self.limits.max_reply_bytes
-        )
-        config = {**self._config(), "uid": self.uid, "tmpfs_bytes": self.limits.memory_bytes}
-        self.control.send(config)
+        return control_ours
 
     def _spawn(self) -> None:
         control_ours, control_theirs = socket_pair()
