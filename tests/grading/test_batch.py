@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lab.grading import sandbox
+from mnist_lab.grading import forkserver, sandbox
 from mnist_lab.grading.batch import (
     STATE_FILE,
     BatchError,
@@ -80,9 +80,10 @@ def scores(out: Path) -> dict[str, float]:
     }
 
 
-def live_children() -> list[int]:
-    """Processes (not zombies) whose parent is this test process: workers left running."""
-    children = []
+def live_descendants() -> list[int]:
+    """Processes (not zombies) descending from this test process, but the warm fork server
+    (bubblewrap and its Python, which never run student code): workers left running."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -90,9 +91,16 @@ def live_children() -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
-            children.append(int(entry.name))
-    return children
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    servers = {s.process.pid for s in forkserver._servers.values() if s.process is not None}
+    servers |= {pid for pid, parent in parents.items() if parent in servers}
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return sorted(set(found) - servers)
 
 
 def no_temp_files(out: Path) -> list[Path]:
@@ -215,7 +223,7 @@ def test_an_interrupted_batch_keeps_what_finished_and_resumes(tmp_path: Path) ->
     assert list(done) == ["alice"]
     assert list(scores(out)) == ["alice"]  # no half-written results
     assert not list((out / "feedback").iterdir())  # the gradebook is written at the end only
-    assert live_children() == []  # the looping worker was killed, not left behind
+    assert live_descendants() == []  # the looping worker was killed, not left behind
 
     resumed = grade_batch(inputs=[inputs], out_dir=out, jobs=2, config=GradingConfig(time_limit=3))
     # Different options mean different grades: everything is regraded, and says so.
