@@ -30,6 +30,15 @@ WHO_AM_I = """
             if line.startswith(name + ":"):
                 return line.split(":", 1)[1].strip()
 
+    def descriptors():
+        kinds = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                kinds.append(os.readlink(f"/proc/self/fd/{fd}").split(":")[0])
+            except OSError:
+                pass  # the listing's own
+        return sorted(kinds)
+
     def probe(what):
         processes = []
         for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -53,6 +62,7 @@ WHO_AM_I = """
             "home": sorted(os.listdir(".")),
             "network": network,
             "mounts": [line.split()[1] for line in open("/proc/self/mounts")],
+            "descriptors": descriptors(),
         }
 
     def slow(seconds):
@@ -81,7 +91,9 @@ def test_a_forked_sandbox_has_every_protection_of_a_fresh_one(tmp_path: Path) ->
     assert forked["tmp"] == sorted({Path(kept).parts[0] for kept in sandbox._kept_in("/tmp")})
     assert forked["home"] == ["digits.py", "tmp"]
     assert forked["network"] != "reached"
-    for key in ("capabilities", "no_new_privs", "zygote_is_pid_1", "tmp", "home", "network"):
+    assert forked["descriptors"] == ["/dev/null", "/dev/null", "socket", "socket", "socket"]
+    keys = ("capabilities", "no_new_privs", "zygote_is_pid_1", "tmp", "home", "network")
+    for key in keys:
         assert forked[key] == fresh[key], key
     assert "/home/student" in forked["mounts"]
     assert "/tmp" in forked["mounts"]

@@ -244,7 +244,12 @@ def _forked_sandbox(channel_fd: int, output_fd: int) -> None:
         os.setsid()
         os.write(channel_fd, b"\x01")  # the kernel attaches our pid for the grader
         config = protocol.read_message(channel_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
-        isolation.new_namespaces()
+        try:
+            isolation.new_namespaces()
+        except OSError as failure:
+            error = f"the forked sandbox could not isolate itself: {failure}"
+            protocol.write_message(channel_fd, {"ok": False, "error": error})
+            raise
         child = os.fork()
         if child == 0:
             _sandbox_init(channel_fd, config)
