@@ -382,11 +382,12 @@ def grade_batch(
         remote = ClusterGrader(cluster, tests_dir=tests_dir, config=config, fork_server=fork_server)
         jobs = jobs or max(16, 2 * remote.threads())
     jobs = jobs or os.cpu_count() or 1
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir), contextlib.ExitStack() as cleanup:  # one batch at a time per --out
+    with contextlib.ExitStack() as cleanup:
         if remote is not None:
-            cleanup.callback(remote.close)
+            cleanup.callback(remote.close)  # also when --out cannot be made or is locked
+        created = not out_dir.exists()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cleanup.enter_context(_locked(out_dir))  # one batch at a time per --out
         try:
             submissions = _stage(inputs, out_dir)
         except CollectError as error:

@@ -70,9 +70,13 @@ class ClusterGrader:
             ) from None
         self.config = config.to_dict()
         self.fork_server = fork_server
-        tests = ordered_test_files(tests_dir)
-        # Sent once to every worker, not with each submission.
-        [self.tests] = self.client.scatter([tests], broadcast=True, hash=False)
+        try:
+            tests = ordered_test_files(tests_dir)
+            # Sent once to every worker, not with each submission.
+            [self.tests] = self.client.scatter([tests], broadcast=True, hash=False)
+        except BaseException:
+            self.client.close()
+            raise
 
     def threads(self) -> int:
         return sum(self.client.nthreads().values())

@@ -54,16 +54,13 @@ class ForkServer:
             raise protocol.WorkerFailure("the fork server ended")
 
     def _argv(self, control_fd: int) -> list[str]:
-        flags = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net"]
-        flags += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        for capability in isolation.SERVER_CAPABILITIES:
-            flags += ["--cap-add", capability]
-        env = sandbox.environment(sandbox.SANDBOX_HOME, control_fd, tmp="/tmp")
-        argv = ["bwrap", *flags, "--clearenv"]
-        for key, value in env.items():
-            argv += ["--setenv", key, value]
-        argv += sandbox.mount_view(tmpfs_bytes=SERVER_TMPFS_BYTES, hide=self.hide)
-        return [*argv, "--as-pid-1", "--", sys.executable, "-I", "-c", BOOTSTRAP]
+        return sandbox.bwrap_command(
+            [sys.executable, "-I", "-c", BOOTSTRAP],
+            env=sandbox.environment(sandbox.SANDBOX_HOME, control_fd, tmp="/tmp"),
+            tmpfs_bytes=SERVER_TMPFS_BYTES,
+            hide=self.hide,
+            capabilities=isolation.SERVER_CAPABILITIES,
+        )
 
     def _start(self) -> None:
         ours, theirs = sandbox.socket_pair()
@@ -107,12 +104,15 @@ class ForkServer:
         config = {"role": "fork-server", "preload": list(self.preload)}
         self.control.send({"modules": sandbox.module_bundle(), "config": config})
 
+    def _ensure_started(self) -> None:
+        if not self._alive():
+            self._stop()
+            self._start()
+
     def start(self) -> None:
         """Start the server if it is not running (without waiting for its imports)."""
         with self._lock:
-            if not self._alive():
-                self._stop()
-                self._start()
+            self._ensure_started()
 
     def _wait_ready(self, timeout: float) -> None:
         if self.ready:
@@ -135,9 +135,7 @@ class ForkServer:
         """Fork a sandbox that talks on ``channel`` and writes to ``output`` (both closed here)."""
         with self._lock:
             try:
-                if not self._alive():
-                    self._stop()
-                    self._start()
+                self._ensure_started()
                 self._wait_ready(timeout)
                 self.control.send({"op": "fork"}, fds=(channel, output))
                 reply = self.control.reply(timeout=sandbox.CONTROL_TIMEOUT)

@@ -243,12 +243,35 @@ def protections(mode: str | None = None) -> Protections:
     return Protections(namespaces, version, separate, tuple(missing))
 
 
-def _namespace_flags(as_root: bool) -> list[str]:
+SETPRIV_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID")  # what setpriv needs to become the uid
+
+
+def _namespace_flags(
+    as_root: bool, capabilities: tuple[str, ...] = SETPRIV_CAPABILITIES
+) -> list[str]:
+    """bubblewrap's namespaces; as root, it keeps only ``capabilities``."""
     flags = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net"]
     flags += ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-    if as_root:  # bwrap keeps only what setpriv needs to become the worker's uid
-        return [*flags, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    if as_root:
+        return [*flags, *(flag for name in capabilities for flag in ("--cap-add", name))]
     return [*flags, "--unshare-user"]
+
+
+def bwrap_command(
+    python: list[str],
+    *,
+    env: dict[str, str],
+    tmpfs_bytes: int,
+    hide: tuple[Path, ...] | list[Path],
+    capabilities: tuple[str, ...] = SETPRIV_CAPABILITIES,
+) -> list[str]:
+    """``python`` run by bubblewrap as process 1 of new namespaces, with only ``env`` and the
+    mount view (``mount_view``)."""
+    argv = ["bwrap", *_namespace_flags(running_as_root(), capabilities), "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    argv += mount_view(tmpfs_bytes=tmpfs_bytes, hide=hide)
+    return [*argv, "--as-pid-1", "--", *python]
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -845,16 +868,17 @@ class Sandbox:
     def _command(self, control_fd: int) -> tuple[list[str], dict[str, str], str, dict]:
         python = [sys.executable, "-I", "-c", BOOTSTRAP]
         if self.protections.namespaces:
-            env = environment(SANDBOX_HOME, control_fd, tmp="/tmp")
-            argv = ["bwrap", *_namespace_flags(running_as_root()), "--clearenv"]
-            for key, value in env.items():
-                argv += ["--setenv", key, value]
-            argv += mount_view(tmpfs_bytes=self.limits.memory_bytes, hide=self.options.hide)
             if self.uid is not None:
                 uid = str(self.uid)
                 python = ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups"]
                 python += ["--inh-caps=-all", sys.executable, "-I", "-c", BOOTSTRAP]
-            return [*argv, "--as-pid-1", "--", *python], {"PATH": "/usr/bin:/bin"}, "/", {}
+            argv = bwrap_command(
+                python,
+                env=environment(SANDBOX_HOME, control_fd, tmp="/tmp"),
+                tmpfs_bytes=self.limits.memory_bytes,
+                hide=self.options.hide,
+            )
+            return argv, {"PATH": "/usr/bin:/bin"}, "/", {}
         self.scratch = Path(tempfile.mkdtemp(prefix="mnist-lab-worker-"))
         user: dict[str, Any] = {}
         if self.uid is not None:

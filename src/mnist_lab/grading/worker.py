@@ -143,16 +143,24 @@ def _fresh_scratch(config: dict[str, Any]) -> None:
     os.makedirs(os.path.join(scratch, "tmp"), exist_ok=True)
 
 
-def zygote(*, control_fd: int, config: dict[str, Any]) -> None:
-    """Answer the grader on the control channel; fork one worker per session."""
+def _serve_control(control_fd: int, config: dict[str, Any]) -> socket.socket:
+    """What the zygote and the fork server do first: become untraceable and deaf to SIGINT and
+    SIGTERM, import the heavy modules, reap children, and tell the grader whether all went well.
+    """
     _set_dumpable(False)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     control = socket.socket(fileno=control_fd)
-    read, write = protocol.read_message, protocol.write_message
     error = _preload(config.get("preload", []))
     signal.signal(signal.SIGCHLD, _reap)  # after the preload: its subprocesses wait for theirs
-    write(control_fd, {"ok": error is None, "pid": os.getpid(), "error": error})
+    protocol.write_message(control_fd, {"ok": error is None, "pid": os.getpid(), "error": error})
+    return control
+
+
+def zygote(*, control_fd: int, config: dict[str, Any]) -> None:
+    """Answer the grader on the control channel; fork one worker per session."""
+    control = _serve_control(control_fd, config)
+    read, write = protocol.read_message, protocol.write_message
     last_child: int | None = None
     while True:
         try:
@@ -202,13 +210,7 @@ def fork_server(*, control_fd: int, config: dict[str, Any]) -> None:
     Never runs student code and never keeps anything of a submission: the request carries only
     the two sockets; the sandbox gets its configuration from the grader on its own socket.
     """
-    _set_dumpable(False)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    control = socket.socket(fileno=control_fd)
-    error = _preload(config.get("preload", []))
-    signal.signal(signal.SIGCHLD, _reap)
-    protocol.write_message(control_fd, {"ok": error is None, "pid": os.getpid(), "error": error})
+    control = _serve_control(control_fd, config)
     while True:
         try:
             request = protocol.read_message(control_fd, max_bytes=protocol.MAX_REQUEST_BYTES)
@@ -247,9 +249,7 @@ def _forked_sandbox(channel_fd: int, output_fd: int) -> None:
         try:
             isolation.new_namespaces()
         except OSError as failure:
-            error = f"the forked sandbox could not isolate itself: {failure}"
-            protocol.write_message(channel_fd, {"ok": False, "error": error})
-            raise
+            _isolation_failed(channel_fd, failure)
         child = os.fork()
         if child == 0:
             _sandbox_init(channel_fd, config)
@@ -268,14 +268,19 @@ def _sandbox_init(channel_fd: int, config: dict[str, Any]) -> None:
         isolation.become(config["uid"])
         os.chdir(config["scratch"])
     except BaseException as failure:
-        error = f"the forked sandbox could not isolate itself: {failure}"
-        with contextlib.suppress(OSError):
-            protocol.write_message(channel_fd, {"ok": False, "error": error})
-        os._exit(70)
+        _isolation_failed(channel_fd, failure)
     try:
         zygote(control_fd=channel_fd, config=config)
     finally:
         os._exit(0)
+
+
+def _isolation_failed(channel_fd: int, failure: BaseException) -> None:
+    """Tell the grader (its first reply: the sandbox did not start) and end, running nothing."""
+    error = f"the forked sandbox could not isolate itself: {failure}"
+    with contextlib.suppress(OSError):
+        protocol.write_message(channel_fd, {"ok": False, "error": error})
+    os._exit(70)
 
 
 def _worker_main(fd: int, config: dict[str, Any]) -> None:
