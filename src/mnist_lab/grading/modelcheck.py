@@ -18,7 +18,6 @@ NumPy only: importing this module is cheap and never imports TensorFlow.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,24 +214,119 @@ def dense_chain(weights: list) -> tuple[list[DenseLayer], list[str]]:
 
 
 def forward(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> np.ndarray:
+    """What the layers compute on ``x``, in float64."""
+    return forward_bounded(layers, activations, x)[0]
+
+
+# Float32 rounding: a sum of n terms computed in float32 (any order, with or without FMA) is
+# off by about sqrt(n) * 2**-24 of the sum of the terms' sizes; 4 of those is a wide margin.
+FLOAT32_UNIT = 2.0**-24
+ROUNDING_MARGIN = 4.0
+
+
+def _sum_rounding(terms: int) -> float:
+    return ROUNDING_MARGIN * math.sqrt(terms) * FLOAT32_UNIT
+
+
+def forward_bounded(
+    layers: list[DenseLayer], activations: list[str], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outputs (float64) and how far a float32 computation of them may fairly be off.
+
+    Trained weights and the large probe inputs give pre-activations in the hundreds; where two
+    outputs nearly tie, a softmax then turns float32 rounding into differences far above any
+    fixed tolerance (a correct model lost its points once). The error is carried through every
+    layer: through the matrix product by the sizes of its terms, through an activation by its
+    values at the ends of the interval.
+    """
     out = np.asarray(x, dtype=np.float64)
+    error = np.zeros_like(out)
     for index, (layer, name) in enumerate(zip(layers, activations, strict=True)):
-        table = OUTPUT_ACTIVATIONS if index == len(layers) - 1 else HIDDEN_ACTIVATIONS
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = table[name](out @ layer.kernel + layer.bias)
-    return out
+        pre, pre_error = _dense(layer, out, error)
+        out, error = _activate(name, index == len(layers) - 1, pre, pre_error)
+    return out, error
 
 
-def outputs_match(expected: np.ndarray, actual: np.ndarray) -> bool:
-    """Whether a model's float32 outputs are what the grader's float64 recomputation gives."""
-    return _matches(np.asarray(expected, np.float64), np.asarray(actual, np.float64))
+def _dense(layer: DenseLayer, out: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A Dense layer's pre-activations and their error: the error it was given, carried through
+    the kernel, plus its own rounding, which grows with the sizes of the terms summed."""
+    kernel = np.abs(layer.kernel)
+    sizes = np.abs(out) @ kernel + np.abs(layer.bias)
+    pre = out @ layer.kernel + layer.bias
+    return pre, error @ kernel + _sum_rounding(layer.shape[0] + 1) * sizes
 
 
-def _matches(expected: np.ndarray, actual: np.ndarray) -> bool:
-    if expected.shape != actual.shape or not np.all(np.isfinite(expected)):
+def _activate(
+    name: str, last: bool, pre: np.ndarray, error: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _activate_unchecked(name, last, pre, error)
+
+
+def _activate_unchecked(
+    name: str, last: bool, pre: np.ndarray, error: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    if last and name == "softmax":
+        out = _softmax(pre)
+        low, high = _softmax_interval(pre, error)
+        spread = np.maximum(high - out, out - low)
+    elif last and name == "log_softmax":
+        out = OUTPUT_ACTIVATIONS[name](pre)  # log-sum-exp moves by at most the largest error
+        spread = error + error.max(axis=-1, keepdims=True)
+    else:
+        function = (OUTPUT_ACTIVATIONS if last else HIDDEN_ACTIVATIONS)[name]
+        out = function(pre)
+        spread = np.maximum(
+            np.abs(function(pre + error) - out), np.abs(function(pre - error) - out)
+        )
+    return out, spread + 8 * FLOAT32_UNIT * np.abs(out)  # the activation's own rounding
+
+
+def _softmax_interval(z: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each softmax output's least and greatest value with each logit anywhere within its error:
+    output i rises with logit i and falls with the others."""
+    others = ~np.eye(z.shape[-1], dtype=bool)
+    gap = z[..., None, :] - z[..., :, None]  # gap[..., i, j] = z_j - z_i
+    spread = error[..., None, :] + error[..., :, None]
+    high = 1.0 / (1.0 + np.where(others, np.exp(gap - spread), 0.0).sum(axis=-1))
+    low = 1.0 / (1.0 + np.where(others, np.exp(gap + spread), 0.0).sum(axis=-1))
+    return low, high
+
+
+def outputs_match(
+    layers: list[DenseLayer], activations: list[str], x: np.ndarray, actual: np.ndarray
+) -> bool:
+    """Whether a model's float32 outputs on ``x`` are what these layers give, up to rounding."""
+    return _within(*forward_bounded(layers, activations, x), np.asarray(actual, np.float64))
+
+
+def _within(expected: np.ndarray, error: np.ndarray, actual: np.ndarray) -> bool:
+    if expected.shape != actual.shape:
+        return False
+    if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(error))):
         return False
     scale = np.maximum(1.0, np.abs(expected))
-    return bool(np.all(np.abs(expected - actual) <= 2e-5 * scale + 1e-6 * np.abs(expected)))
+    tolerance = 2e-5 * scale + 1e-6 * np.abs(expected) + error
+    return bool(np.all(np.abs(expected - actual) <= tolerance))
+
+
+def _first_matching(layers: list[DenseLayer], x: np.ndarray, outputs: np.ndarray):
+    """The first activations, in preference order, whose outputs on ``x`` are ``outputs``; each
+    layer's pre-activations are computed once for every choice below it."""
+
+    def search(index: int, out: np.ndarray, error: np.ndarray) -> list[str] | None:
+        last = index == len(layers) - 1
+        pre, pre_error = _dense(layers[index], out, error)
+        for name in OUTPUT_ACTIVATIONS if last else HIDDEN_ACTIVATIONS:
+            value, spread = _activate(name, last, pre, pre_error)
+            if last and _within(value, spread, outputs):
+                return [name]
+            if not last and (rest := search(index + 1, value, spread)) is not None:
+                return [name, *rest]
+        return None
+
+    x = np.asarray(x, dtype=np.float64)
+    return search(0, x, np.zeros_like(x))
 
 
 def recognise(weights: list, x: np.ndarray, outputs: np.ndarray) -> Recognition:
@@ -251,10 +345,9 @@ def recognise(weights: list, x: np.ndarray, outputs: np.ndarray) -> Recognition:
         )
     if len(layers) > MAX_DENSE_LAYERS:
         return Recognition(layers, None, [f"it has {len(layers)} Dense layers"])
-    hidden_choices = [list(HIDDEN_ACTIVATIONS)] * (len(layers) - 1)
-    for choice in itertools.product(*hidden_choices, list(OUTPUT_ACTIVATIONS)):
-        if _matches(forward(layers, list(choice), x), outputs):
-            return Recognition(layers=layers, activations=list(choice))
+    activations = _first_matching(layers, x, outputs)
+    if activations is not None:
+        return Recognition(layers=layers, activations=activations)
     return Recognition(
         layers,
         None,
