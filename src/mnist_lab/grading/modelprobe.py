@@ -134,13 +134,28 @@ def _batches(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return first, second, second_labels
 
 
-def _labels_with_hits(outputs: np.ndarray, seed: int) -> np.ndarray:
+def _labels_with_hits(outputs: np.ndarray, error: np.ndarray, seed: int) -> np.ndarray:
     """Labels that agree with the model's prediction on a number of images drawn for this run,
-    so the accuracy the model must report cannot be known in advance."""
+    so the accuracy the model must report cannot be known in advance.
+
+    An image whose two highest outputs lie within rounding of each other (``error``) may be
+    predicted either way in float32: it gets its lowest output's digit, a miss both ways.
+    """
     hits = int(np.random.default_rng([seed, 4]).integers(3, len(outputs) - 3))
     predicted = np.argmax(outputs, axis=1)
     index = np.arange(len(predicted))
-    return np.where(index < hits, predicted, (predicted + 1 + index % 9) % 10)
+    labels = np.where(index < hits, predicted, (predicted + 1 + index % 9) % 10)
+    return np.where(_unsure_predictions(outputs, error), np.argmin(outputs, axis=1), labels)
+
+
+def _unsure_predictions(outputs: np.ndarray, error: np.ndarray) -> np.ndarray:
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        return np.zeros(len(outputs), dtype=bool)
+    order = np.argsort(outputs, axis=1)[:, ::-1]
+    rows = np.arange(len(outputs))
+    first, second = order[:, 0], order[:, 1]
+    gap = outputs[rows, first] - outputs[rows, second]
+    return gap <= error[rows, first] + error[rows, second] + 4e-5  # 2e-5: outputs_match's floor
 
 
 def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
@@ -157,13 +172,14 @@ def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
 
 
 def _trusted_outputs(seen: Observation, known: list, x: np.ndarray, reported: np.ndarray):
-    """The outputs to check the reported loss and accuracy against: computed here from the known
-    weights when the model was recognised (so that they cannot be faked without computing what
-    the model computes), else the reported ones."""
+    """The outputs to check the reported loss and accuracy against, and how far float32 may
+    move them: computed here from the known weights when the model was recognised (so that they
+    cannot be faked without computing what the model computes), else the reported ones."""
+    reported = np.asarray(reported, np.float64)
     if not seen.recognition.recognised:
-        return reported
+        return reported, np.zeros_like(reported)
     layers, _ = modelcheck.dense_chain(known)
-    return modelcheck.forward(layers, seen.recognition.activations, x)
+    return modelcheck.forward_bounded(layers, seen.recognition.activations, x)
 
 
 def compile_probe(build_model: Any) -> CompileProbe:
@@ -188,7 +204,7 @@ def _compile_probe(build_model: Any) -> CompileProbe:
         model = built_model(build_model)
         _model_data(model, "model.predict (building the model)", "predict", x1)
         _model_data(model, "model.set_weights (known weights)", "set_weights", known)
-        outputs = _trusted_outputs(
+        outputs, error = _trusted_outputs(
             seen,
             known,
             x1,
@@ -197,7 +213,7 @@ def _compile_probe(build_model: Any) -> CompileProbe:
                 "model.predict",
             ),
         )
-        labels = _labels_with_hits(outputs, seed)
+        labels = _labels_with_hits(outputs, error, seed)
         targets = labels if kind == "sparse" else np.eye(10, dtype=np.float32)[labels]
         try:
             evaluated = _model_data(

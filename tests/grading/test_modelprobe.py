@@ -1,0 +1,39 @@
+"""How the grader draws what a model must report: labels whose accuracy float32 cannot move."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_lab.grading import modelcheck
+from mnist_lab.grading.modelprobe import _labels_with_hits
+
+
+def _outputs(seed: int) -> np.ndarray:
+    logits = np.random.default_rng(seed).normal(0.0, 2.0, (32, 10))
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_image_whose_two_highest_outputs_tie_within_rounding_counts_as_a_miss_either_way(seed):
+    outputs = _outputs(seed)
+    tied = int(np.random.default_rng(seed).integers(0, 8))  # among the images drawn as hits
+    top, second = np.argsort(outputs[tied])[::-1][:2]
+    outputs[tied, second] = outputs[tied, top] - 1e-7
+    error = np.full_like(outputs, 1e-7)
+    labels = _labels_with_hits(outputs, error, seed)
+    flipped = outputs.copy()
+    flipped[tied, second] += 2e-7  # the other answer float32 might give
+    assert np.argmax(flipped[tied]) != np.argmax(outputs[tied])
+    assert modelcheck.accuracy(outputs, labels) == modelcheck.accuracy(flipped, labels)
+    assert labels[tied] not in (top, second)
+
+
+def test_the_accuracy_a_model_must_report_changes_from_run_to_run():
+    outputs = _outputs(0)
+    accuracies = {
+        modelcheck.accuracy(outputs, _labels_with_hits(outputs, np.zeros_like(outputs), seed))
+        for seed in range(10)
+    }
+    assert len(accuracies) >= 3
+    assert all(3 / 32 <= accuracy <= 29 / 32 for accuracy in accuracies)
