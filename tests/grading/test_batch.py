@@ -93,7 +93,7 @@ def live_descendants() -> list[int]:
             continue
         if fields[0] != "Z":
             parents[int(entry.name)] = int(fields[1])
-    servers = {s.process.pid for s in forkserver._servers.values() if s.process is not None}
+    servers = forkserver.server_pids()
     servers |= {pid for pid, parent in parents.items() if parent in servers}
     found, frontier = [], [os.getpid()]
     while frontier:

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -154,7 +155,7 @@ class ForkServer:
             self.control = None
         if self._alive():
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
         self.ready = False
 
     def stop(self) -> None:
@@ -184,6 +185,12 @@ def shared(*, preload: tuple[str, ...], hide: tuple[Path, ...]) -> ForkServer:
             server = _servers[key] = ForkServer(preload=tuple(preload), hide=hidden)
     server.start()
     return server
+
+
+def server_pids() -> set[int]:
+    """The pids of this process's fork servers (bubblewrap's; they never run student code)."""
+    with _servers_lock:
+        return {s.process.pid for s in _servers.values() if s.process is not None}
 
 
 @atexit.register
