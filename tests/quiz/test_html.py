@@ -112,6 +112,11 @@ def forbidden(question: Question) -> Iterator[tuple[str, str, bool]]:
 
 
 def occurrences(page: str, bank: Bank, *, strip_displayed: bool = True) -> list[str]:
+    return [entry for entry, _ in hits(page, bank, strip_displayed=strip_displayed)]
+
+
+def hits(page: str, bank: Bank, *, strip_displayed: bool = True) -> list[tuple[str, str]]:
+    """Each forbidden string found, with the page text around it (for the failure message)."""
     text = searchable(page, bank, strip_displayed=strip_displayed)
     found = []
     for question in bank.questions:
@@ -119,11 +124,13 @@ def occurrences(page: str, bank: Bank, *, strip_displayed: bool = True) -> list[
             for form in {value, str(inline_code(value))}:
                 if whole_word:
                     pattern = rf"(?<![\w.,+/=-]){re.escape(form)}(?![\w,+/=-]|\.\d)"
-                    hit = re.search(pattern, text, re.I) is not None
+                    match = re.search(pattern, text, re.I)
+                    start = match.start() if match else -1
                 else:
-                    hit = form in text
-                if hit:
-                    found.append(f"{question.id}: {what} {value!r}")
+                    start = text.find(form)
+                if start >= 0:
+                    around = text[max(0, start - 120) : start + len(form) + 120]
+                    found.append((f"{question.id}: {what} {value!r}", around))
     return found
 
 
@@ -341,4 +348,4 @@ def test_no_page_text_is_mistaken_for_a_variant_answer(seed: int) -> None:
     """The page's own words (messages, labels, figures) hold no number that a variant of some
     seed could have as its answer, and no seed's page leaks an answer."""
     bank = bank_with_variants(load_bank(), seed=seed, variants=5)
-    assert occurrences(render_student_page(bank=bank, seed=seed), bank) == []
+    assert hits(render_student_page(bank=bank, seed=seed), bank) == []  # shows where
