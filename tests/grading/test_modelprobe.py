@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_lab.grading import modelcheck
-from mnist_lab.grading.modelprobe import _labels_with_hits
+from mnist_lab.grading import checks, modelcheck
+from mnist_lab.grading.modelprobe import Observation, _labels_with_hits, _trusted_outputs
 
 
 def _outputs(seed: int) -> np.ndarray:
@@ -37,3 +37,14 @@ def test_the_accuracy_a_model_must_report_changes_from_run_to_run():
     }
     assert len(accuracies) >= 3
     assert all(3 / 32 <= accuracy <= 29 / 32 for accuracy in accuracies)
+
+
+def test_outputs_that_are_not_numbers_fail_the_case_with_what_came_back():
+    seen = Observation(np.zeros((1, 10)), [], modelcheck.Recognition([], None, ["none"]))
+    with pytest.raises(
+        checks.CheckFailure, match=r"of shape \(32, 10\); expected an array of numbers"
+    ):
+        _trusted_outputs(seen, [], np.zeros((32, 784)), np.full((32, 10), "a"))
+    outputs, error = _trusted_outputs(seen, [], np.zeros((2, 784)), np.eye(2, 10, dtype=np.float32))
+    assert outputs.dtype == np.float64
+    assert not error.any()

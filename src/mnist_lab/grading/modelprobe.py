@@ -175,7 +175,12 @@ def _trusted_outputs(seen: Observation, known: list, x: np.ndarray, reported: np
     """The outputs to check the reported loss and accuracy against, and how far float32 may
     move them: computed here from the known weights when the model was recognised (so that they
     cannot be faked without computing what the model computes), else the reported ones."""
-    reported = np.asarray(reported, np.float64)
+    if reported.dtype.kind not in "biuf":
+        checks.fail(
+            f"model.predict on a known batch returned {checks.describe(reported)}; expected "
+            "an array of numbers."
+        )
+    reported = reported.astype(np.float64)
     if not seen.recognition.recognised:
         return reported, np.zeros_like(reported)
     layers, _ = modelcheck.dense_chain(known)
