@@ -251,19 +251,23 @@ def _dense(layer: DenseLayer, out: np.ndarray, error: np.ndarray) -> tuple[np.nd
     """A Dense layer's pre-activations and their error: the error it was given, carried through
     the kernel, plus its own rounding, which grows with the sizes of the terms summed."""
     kernel = np.abs(layer.kernel)
-    sizes = np.abs(out) @ kernel + np.abs(layer.bias)
-    pre = out @ layer.kernel + layer.bias
-    return pre, error @ kernel + _sum_rounding(layer.shape[0] + 1) * sizes
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: caught by _within
+        sizes = np.abs(out) @ kernel + np.abs(layer.bias)
+        pre = out @ layer.kernel + layer.bias
+        return pre, error @ kernel + _sum_rounding(layer.shape[0] + 1) * sizes
 
 
+def output_logits(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> np.ndarray:
+    """The output layer's pre-activations on ``x`` (float64)."""
+    out = np.asarray(x, dtype=np.float64)
+    error = np.zeros_like(out)
+    for layer, name in zip(layers[:-1], activations[:-1], strict=True):
+        out, error = _activate(name, False, *_dense(layer, out, error))
+    return _dense(layers[-1], out, error)[0]
+
+
+@np.errstate(over="ignore", invalid="ignore")
 def _activate(
-    name: str, last: bool, pre: np.ndarray, error: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _activate_unchecked(name, last, pre, error)
-
-
-def _activate_unchecked(
     name: str, last: bool, pre: np.ndarray, error: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     if last and name == "softmax":
@@ -300,14 +304,18 @@ def outputs_match(
     return _within(*forward_bounded(layers, activations, x), np.asarray(actual, np.float64))
 
 
+def allowance(expected: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """How far a model's float32 output may be from ``expected``: the rounding bound ``error``
+    (``forward_bounded``) on top of a fixed floor."""
+    return 2e-5 * np.maximum(1.0, np.abs(expected)) + 1e-6 * np.abs(expected) + error
+
+
 def _within(expected: np.ndarray, error: np.ndarray, actual: np.ndarray) -> bool:
     if expected.shape != actual.shape:
         return False
     if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(error))):
         return False
-    scale = np.maximum(1.0, np.abs(expected))
-    tolerance = 2e-5 * scale + 1e-6 * np.abs(expected) + error
-    return bool(np.all(np.abs(expected - actual) <= tolerance))
+    return bool(np.all(np.abs(expected - actual) <= allowance(expected, error)))
 
 
 def _first_matching(layers: list[DenseLayer], x: np.ndarray, outputs: np.ndarray):

@@ -155,7 +155,8 @@ def _unsure_predictions(outputs: np.ndarray, error: np.ndarray) -> np.ndarray:
     rows = np.arange(len(outputs))
     first, second = order[:, 0], order[:, 1]
     gap = outputs[rows, first] - outputs[rows, second]
-    return gap <= error[rows, first] + error[rows, second] + 4e-5  # 2e-5: outputs_match's floor
+    allowed = modelcheck.allowance(outputs, error)
+    return gap <= allowed[rows, first] + allowed[rows, second]
 
 
 def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
@@ -163,12 +164,7 @@ def _logits(recognition: modelcheck.Recognition, known: list, x: np.ndarray):
     if not recognition.recognised:
         return None
     layers, _ = modelcheck.dense_chain(known)
-    out = np.asarray(x, np.float64)
-    for index, layer in enumerate(layers):
-        out = out @ layer.kernel + layer.bias
-        if index < len(layers) - 1:
-            out = modelcheck.HIDDEN_ACTIVATIONS[recognition.activations[index]](out)
-    return out
+    return modelcheck.output_logits(layers, recognition.activations, x)
 
 
 def _trusted_outputs(seen: Observation, known: list, x: np.ndarray, reported: np.ndarray):
