@@ -7,11 +7,12 @@ writing the model passes (string, function or layer activations; Sequential, fun
 subclassed; Input, InputLayer or none; loss, optimizer and metric as strings or objects) and a
 wrong model fails however its classes, names or configuration say otherwise.
 
-"Learns" means: trained for LEARN_EPOCHS epochs (batch LEARN_BATCH_SIZE, seed 0) on the fixture's
-2,000 training images in the model's own process, the model classifies more than LEARN_THRESHOLD
-of the fixture's 500 held-out images correctly, computed by the grader from the trained weights.
-The held-out images come from MNIST's test set beyond anything students receive, and never reach
-the student's process. The reference reaches about 87%; an untrained model about 10%.
+"Learns" means: trained for LEARN_EPOCHS epochs (batch LEARN_BATCH_SIZE, a seed drawn for the
+run) on the fixture's 2,000 training images in the model's own process, the model classifies more
+than LEARN_THRESHOLD of the fixture's 500 held-out images correctly, computed by the grader from
+the trained weights. The held-out images come from MNIST's test set beyond anything students
+receive, and never reach the student's process. The reference reaches about 85%; an untrained
+model about 10%.
 """
 
 from importlib import resources
@@ -26,24 +27,23 @@ name = "build_model"
 points = 20
 
 LEARN_EPOCHS = 2
-LEARN_BATCH_SIZE = 32
+# 50 divides the 2,000 images: a last, smaller batch would make Keras trace its training step
+# a second time (0.2 s of every submission's grading). Held-out accuracy is the same as with
+# 32 (the reference: 0.838-0.856 over 8 seeds, against 0.836-0.862).
+LEARN_BATCH_SIZE = 50
 LEARN_THRESHOLD = 0.70
-
-
-def _built_model(build_model):
-    return checks.as_model(checks.call(build_model), "build_model()")
 
 
 @test_case(points=2, hidden=False)
 def test_returns_keras_model(build_model):
     """returns a Keras model"""
-    _built_model(build_model)
+    checks.first_model(build_model)
 
 
 @test_case(points=2, hidden=False)
 def test_takes_784_values_gives_10_per_image(build_model):
     """takes 784 values and gives 10 per image"""
-    model = _built_model(build_model)
+    model = checks.first_model(build_model)
     batch = np.zeros((2, 784), dtype=np.float32)
     output = checks.model_call(
         model, "model.predict on a batch of 2 rows of 784 values", "predict", batch

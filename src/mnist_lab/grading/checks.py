@@ -392,6 +392,16 @@ def as_model(value: Any, text: str = "build_model()") -> Any:
     return None  # not reached
 
 
+def first_model(build_model: Any) -> Any:
+    """The model API for the first model ``build_model`` returned (memoised per submission).
+
+    The cases that only look at a model share it, and the learning check trains it (nothing
+    else does): building one takes about 50 ms. The compile checks build models of their own,
+    whose optimizer must not have run yet.
+    """
+    return memo(build_model, "first_model", lambda: as_model(call(build_model), "build_model()"))
+
+
 def model_call(model: Any, action: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """Run ``model.<method>(...)``; an error (not compiled, wrong shapes...) fails with feedback."""
     try:

@@ -1,6 +1,8 @@
 """Ask the student's model for the data ``build_model``'s checks need, then judge it here.
 
-Each probe builds a model with the student's ``build_model``, asks it (through the model API of
+Each probe takes a model the student's ``build_model`` built (the architecture and learning
+probes share the first one, ``checks.first_model``; the compile probe builds its own, whose
+optimizer has not run), asks it (through the model API of
 ``checks.as_model``: a model in the worker, or in this process under ``otter run``) for raw data
 only (outputs, weights, reported loss and metric values, weights after training steps) and
 returns that data with ``modelcheck``'s reading of it. The test file
@@ -34,6 +36,7 @@ PROBE_BATCH = 32
 
 
 def built_model(build_model: Any) -> Any:
+    """A model built afresh by the student's ``build_model``."""
     return checks.as_model(checks.call(build_model), "build_model()")
 
 
@@ -79,7 +82,7 @@ def architecture(build_model: Any) -> Observation:
 
 def _architecture(build_model: Any) -> Observation:
     seed = run_seed(build_model)
-    model = built_model(build_model)
+    model = checks.first_model(build_model)
     seen = observe(model, seed)
     if seen.recognition.recognised:
         known = _known_weights(seen.weights, seed + 7)
@@ -318,7 +321,7 @@ def learning(
     """Train in the model's process from initial weights drawn for this run; compute held-out
     accuracy here from the trained weights."""
     seed = run_seed(build_model)
-    model = built_model(build_model)
+    model = checks.first_model(build_model)
     seen = observe(model, seed)
     if not seen.recognition.recognised:
         checks.fail(

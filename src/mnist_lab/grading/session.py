@@ -152,6 +152,7 @@ class Session:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
+        self._forget_models()
 
     def start_worker(self) -> None:
         """A fresh worker with the submission loaded (``load_error`` says why not)."""
@@ -171,6 +172,13 @@ class Session:
             return
         self.generation += 1
         self._load()
+
+    def _forget_models(self) -> None:
+        """Drop the models the checks kept (``checks.first_model``): they live in the worker
+        that stops, and a check that needs one again builds it in the next."""
+        for store in self.memo.values():
+            for key in [k for k, v in store.items() if isinstance(v, protocol.RemoteModel)]:
+                del store[key]
 
     def _load(self) -> None:
         name = "digits" if self.submission.stem == "digits" else "submission"
