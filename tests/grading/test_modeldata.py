@@ -161,3 +161,26 @@ def test_the_worker_builds_one_probe_model_per_spec_and_resets_its_weights():
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+def test_evaluate_reports_what_keras_evaluate_reports_each_time():
+    model = reference_like_model()
+    x = modelcheck.probe_inputs(12)
+    labels = np.arange(32) % 10
+    expected = model.evaluate(x, labels, batch_size=32, verbose=0)
+    np.testing.assert_allclose(modeldata.evaluate(model, x, labels), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        modeldata.evaluate(model, x[:8], labels[:8]),
+        model.evaluate(x[:8], labels[:8], batch_size=8, verbose=0),
+        rtol=1e-6,
+    )  # the metrics of the first call are not carried over
+
+
+def test_a_model_whose_class_defines_evaluate_is_asked_through_it():
+    class Lying(keras.Sequential):
+        def evaluate(self, *args, **options):
+            return [0.25, 1.0]
+
+    model = Lying([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert modeldata.evaluate(model, modelcheck.probe_inputs(13), np.zeros(32, int)) == [0.25, 1.0]
