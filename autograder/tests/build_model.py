@@ -163,21 +163,21 @@ def _fixture() -> dict:
 def test_learns_to_recognise_digits(build_model):
     """learns to recognise digits after brief training"""
     data = _fixture()
-    x_train = data["x_train"].reshape(-1, 784).astype(np.float32) / 255.0
+    pixels = data["x_train"].reshape(-1, 784)  # sent as uint8, divided by 255 in the worker
     x_held_out = data["x_test"].reshape(-1, 784).astype(np.float32) / 255.0
     learned = modelprobe.learning(
         build_model,
-        x_train=x_train,
+        x_train=pixels,
         y_train=data["y_train"],
         x_held_out=x_held_out,
         y_held_out=data["y_test"],
         epochs=LEARN_EPOCHS,
         batch_size=LEARN_BATCH_SIZE,
-        seed=0,
+        divide_by=255.0,
     )
     if not learned.accuracy > LEARN_THRESHOLD:
         checks.fail(
-            f"After {LEARN_EPOCHS} epochs of training on {len(x_train):,} images the model "
+            f"After {LEARN_EPOCHS} epochs of training on {len(pixels):,} images the model "
             f"recognised {learned.accuracy:.0%} of {len(x_held_out)} held-out images; it should "
             f"do better than {LEARN_THRESHOLD:.0%}. Check the layer sizes, activations, "
             "optimizer and loss."

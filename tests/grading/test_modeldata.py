@@ -184,3 +184,20 @@ def test_a_model_whose_class_defines_evaluate_is_asked_through_it():
     model = Lying([keras.Input(shape=(784,)), keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     assert modeldata.evaluate(model, modelcheck.probe_inputs(13), np.zeros(32, int)) == [0.25, 1.0]
+
+
+def test_fit_on_pixels_divided_in_the_worker_trains_as_on_the_divided_images():
+    rng = np.random.default_rng(14)
+    pixels = rng.integers(0, 256, (100, 784)).astype(np.uint8)
+    y = rng.integers(0, 10, 100)
+    ours, theirs = reference_like_model(), reference_like_model()
+    theirs.set_weights(ours.get_weights())
+    on_pixels = modeldata.fit(ours, pixels, y, epochs=1, batch_size=50, seed=4, divide_by=255.0)
+    on_images = modeldata.fit(
+        theirs, pixels.astype(np.float32) / 255.0, y, epochs=1, batch_size=50, seed=4
+    )
+    np.testing.assert_allclose(
+        on_pixels["history"]["loss"], on_images["history"]["loss"], rtol=1e-6
+    )
+    for a, b in zip(on_pixels["weights"], on_images["weights"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

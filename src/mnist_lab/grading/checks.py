@@ -377,9 +377,18 @@ class LocalModel:
         return modeldata.train_on_batch(self.model, x, y)
 
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int | None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        seed: int | None,
+        divide_by: float = 1.0,
     ) -> dict:
-        return modeldata.fit(self.model, x, y, epochs=epochs, batch_size=batch_size, seed=seed)
+        return modeldata.fit(
+            self.model, x, y, epochs=epochs, batch_size=batch_size, seed=seed, divide_by=divide_by
+        )
 
 
 def as_model(value: Any, text: str = "build_model()") -> Any:

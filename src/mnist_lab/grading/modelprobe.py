@@ -316,10 +316,10 @@ def learning(
     y_held_out: np.ndarray,
     epochs: int,
     batch_size: int,
-    seed: int,
+    divide_by: float = 1.0,
 ) -> LearningResult:
-    """Train in the model's process from initial weights drawn for this run; compute held-out
-    accuracy here from the trained weights."""
+    """Train in the model's process on ``x_train / divide_by``, from initial weights and with a
+    seed drawn for this run; compute held-out accuracy here from the trained weights."""
     seed = run_seed(build_model)
     model = checks.first_model(build_model)
     seen = observe(model, seed)
@@ -342,6 +342,7 @@ def learning(
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
+        divide_by=divide_by,
     )
     trained = observe(model, seed + 1, "model.predict after training")
     if trained.recognition.activations != seen.recognition.activations:

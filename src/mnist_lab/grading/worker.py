@@ -510,6 +510,7 @@ class Worker:
                 epochs=options["epochs"],
                 batch_size=options["batch_size"],
                 seed=options["seed"],
+                divide_by=options.get("divide_by", 1.0),
             ),
         }
         action = actions.get(request["action"])
