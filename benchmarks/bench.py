@@ -138,6 +138,9 @@ def main() -> None:
     parser.add_argument("--no-full-data", action="store_true", help="skip (d) on the full data")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mnist-lab-bench-"))
+    # Every command runs in the scratch folder: a release built in the current folder would
+    # otherwise decide which tests ``mnist-lab grade`` uses.
+    os.chdir(work)
     rows: list[tuple[str, str, str]] = []  # (what, figure, notes)
 
     def row(what: str, figure: str, notes: str = "") -> None:
@@ -210,6 +213,13 @@ def main() -> None:
         seconds = run([*MNIST_LAB, "grade", str(folder), "--out", str(out), *flags])
         results = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
         stems = [p.stem for p in sorted((out / "results").glob("*.json"))]
+        faults = [
+            f"{stem}: {result['extra_data']['mnist_lab']['grader_error']}"
+            for stem, result in zip(stems, results, strict=True)
+            if result.get("extra_data", {}).get("mnist_lab", {}).get("grader_error")
+        ]
+        if faults or len(results) != len(list(folder.iterdir())):
+            raise SystemExit(f"benchmark batch {name} did not grade every submission: {faults}")
         peaks = [
             r.get("extra_data", {}).get("mnist_lab", {}).get("peak_memory_bytes", 0)
             for r in results

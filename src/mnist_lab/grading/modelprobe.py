@@ -317,9 +317,14 @@ def learning(
     epochs: int,
     batch_size: int,
     divide_by: float = 1.0,
+    seed: int | None = None,
 ) -> LearningResult:
     """Train in the model's process on ``x_train / divide_by``, from initial weights and with a
-    seed drawn for this run; compute held-out accuracy here from the trained weights."""
+    seed drawn for this run; compute held-out accuracy here from the trained weights.
+
+    ``seed`` is not used (the run's seed is): it is accepted so that test files built by an
+    earlier mnist-lab (a release's autograder, which passed ``seed=0``) still grade.
+    """
     seed = run_seed(build_model)
     model = checks.first_model(build_model)
     seen = observe(model, seed)
