@@ -239,31 +239,33 @@ def forward_bounded(
     layer: through the matrix product by the sizes of its terms, through an activation by its
     values at the ends of the interval.
     """
-    out = np.asarray(x, dtype=np.float64)
-    error = np.zeros_like(out)
-    for index, (layer, name) in enumerate(zip(layers, activations, strict=True)):
-        pre, pre_error = _dense(layer, out, error)
-        out, error = _activate(name, index == len(layers) - 1, pre, pre_error)
-    return out, error
+    return _activate(activations[-1], True, *_output_pre_activations(layers, activations, x))
 
 
-def _dense(layer: DenseLayer, out: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A Dense layer's pre-activations and their error: the error it was given, carried through
-    the kernel, plus its own rounding, which grows with the sizes of the terms summed."""
-    kernel = np.abs(layer.kernel)
-    with np.errstate(over="ignore", invalid="ignore"):  # huge values: caught by _within
-        sizes = np.abs(out) @ kernel + np.abs(layer.bias)
-        pre = out @ layer.kernel + layer.bias
-        return pre, error @ kernel + _sum_rounding(layer.shape[0] + 1) * sizes
-
-
-def output_logits(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> np.ndarray:
-    """The output layer's pre-activations on ``x`` (float64)."""
+def _output_pre_activations(
+    layers: list[DenseLayer], activations: list[str], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer's pre-activations on ``x`` (float64) and their rounding bound."""
     out = np.asarray(x, dtype=np.float64)
     error = np.zeros_like(out)
     for layer, name in zip(layers[:-1], activations[:-1], strict=True):
         out, error = _activate(name, False, *_dense(layer, out, error))
-    return _dense(layers[-1], out, error)[0]
+    return _dense(layers[-1], out, error)
+
+
+@np.errstate(over="ignore", invalid="ignore")  # huge values: caught by _within
+def _dense(layer: DenseLayer, out: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A Dense layer's pre-activations and their error: the error it was given, carried through
+    the kernel, plus its own rounding, which grows with the sizes of the terms summed."""
+    kernel = np.abs(layer.kernel)
+    sizes = np.abs(out) @ kernel + np.abs(layer.bias)
+    pre = out @ layer.kernel + layer.bias
+    return pre, error @ kernel + _sum_rounding(layer.shape[0] + 1) * sizes
+
+
+def output_logits(layers: list[DenseLayer], activations: list[str], x: np.ndarray) -> np.ndarray:
+    """The output layer's pre-activations on ``x`` (float64)."""
+    return _output_pre_activations(layers, activations, x)[0]
 
 
 @np.errstate(over="ignore", invalid="ignore")
